@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// The klassify command line: one file per subcommand, each thin (parse, call, print).
+import { Command } from 'commander';
+import { envValue } from '../config.js';
+import { packageVersion } from '../paths.js';
+import { configCommand } from './config.js';
+import { kafkaCommand } from './kafka.js';
+import { failure } from './output.js';
+import { registryCommand } from './registry.js';
+
+const program = new Command('klassify')
+  .description('real-time text classification on Kafka')
+  .version(packageVersion)
+  .showHelpAfterError()
+  .addCommand(configCommand())
+  .addCommand(kafkaCommand())
+  .addCommand(registryCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`${failure(err, envValue('KLASSIFY_DEBUG') === '1')}\n`);
+  process.exitCode = 1;
+}

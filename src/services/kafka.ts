@@ -1,0 +1,228 @@
+// The embedded Apache Kafka: a single KRaft node (broker + controller) on loopback, run from the jars
+// Maven Central publishes, so neither Docker nor a Kafka download site is needed.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { ServiceStartError, ProvisionError } from '../errors.js';
+import {
+  clearState, freePort, isOurProcess, isPortFree, readState, startDaemon, stopDaemon, tail, waitFor, writeState,
+  type DaemonState,
+} from './daemon.js';
+import { findJava } from './java.js';
+import { fetchJars, type Dependency } from './maven.js';
+
+const run = promisify(execFile);
+
+export const KAFKA_VERSION = '4.3.1';
+const LOG4J_VERSION = '2.24.3';
+
+// Kafka 4 declares log4j as compileOnly, so a log4j2 binding must be added by hand; kafka-tools brings
+// the console producer/consumer used by interop tests and by users who want Kafka's own CLI.
+const KAFKA_DEPENDENCIES: readonly Dependency[] = [
+  { groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version: KAFKA_VERSION },
+  { groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version: KAFKA_VERSION },
+  { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-core', version: LOG4J_VERSION },
+  { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-api', version: LOG4J_VERSION },
+  { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j-impl', version: LOG4J_VERSION },
+];
+
+export interface LocalKafkaOptions {
+  /** klassify's cache folder (config.home). */
+  home: string;
+  /** Several brokers can run side by side (tests use their own); each has its own folder. */
+  instance?: string;
+  /** Broker port; 0 picks a free one. */
+  port: number;
+  /** Controller port; 0 picks a free one. */
+  controllerPort: number;
+  /** How long to wait for the broker to answer (ms). */
+  startTimeoutMs?: number;
+}
+
+export interface KafkaState extends DaemonState {
+  bootstrap: string;
+  port: number;
+  controllerPort: number;
+  clusterId: string;
+  dir: string;
+  version: string;
+}
+
+export interface KafkaStatus {
+  running: boolean;
+  bootstrap?: string;
+  pid?: number;
+  dir: string;
+  logFile: string;
+  version: string;
+}
+
+export function kafkaJarsDir(home: string): string {
+  return join(home, `kafka-${KAFKA_VERSION}`);
+}
+
+export function instanceDir(home: string, instance = 'default'): string {
+  return join(home, 'instances', `kafka-${instance}`);
+}
+
+/** The classpath holding Kafka and its tools, downloading it on first use. */
+export async function kafkaClasspath(home: string): Promise<string> {
+  const dir = await fetchJars(kafkaJarsDir(home), KAFKA_DEPENDENCIES, `Apache Kafka ${KAFKA_VERSION}`);
+  return join(dir, 'libs', '*');
+}
+
+export function serverProperties(o: { nodeId: number; port: number; controllerPort: number; logDir: string }): string {
+  return [
+    'process.roles=broker,controller',
+    `node.id=${o.nodeId}`,
+    `controller.quorum.voters=${o.nodeId}@127.0.0.1:${o.controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${o.logDir}`,
+    'num.partitions=1',
+    // A single node can hold only one replica of the internal topics.
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=10',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    // No point delaying the first rebalance when there is one consumer host (tests join groups constantly).
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=true',
+    'log.retention.hours=24',
+    'log.segment.bytes=67108864',
+    '',
+  ].join('\n');
+}
+
+const LOG4J2 = `status = error
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+`;
+
+function paths(home: string, instance: string) {
+  const dir = instanceDir(home, instance);
+  return { dir, state: join(dir, 'state.json'), log: join(dir, 'kafka.log'), data: join(dir, 'data'), props: join(dir, 'server.properties') };
+}
+
+/** Asks the broker for metadata and a group coordinator: "up" means a consumer group can join. */
+export async function probeKafka(bootstrap: string, timeoutMs = 3000): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'klassify-probe',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    retry: { retries: 2, initialRetryTime: 200 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+    // The group coordinator answers "loading" for a moment after start; describeGroups waits through it.
+    await admin.describeGroups(['klassify-probe']);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export async function kafkaStatus(options: Pick<LocalKafkaOptions, 'home' | 'instance'>): Promise<KafkaStatus> {
+  const p = paths(options.home, options.instance ?? 'default');
+  const state = readState<KafkaState>(p.state);
+  const base = { dir: p.dir, logFile: p.log, version: KAFKA_VERSION };
+  if (!state || !isOurProcess(state.pid, p.dir)) return { running: false, ...base };
+  return { running: true, bootstrap: state.bootstrap, pid: state.pid, ...base };
+}
+
+/** Starts the local broker (downloading Kafka first if needed); idempotent. */
+export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaStatus> {
+  const instance = options.instance ?? 'default';
+  const p = paths(options.home, instance);
+  const current = await kafkaStatus(options);
+  if (current.running && current.bootstrap && (await probeKafka(current.bootstrap))) return current;
+  if (current.running && current.pid) await stopDaemon(current.pid, p.dir, 10_000);
+
+  const java = await findJava(17, `Apache Kafka ${KAFKA_VERSION}`);
+  const classpath = await kafkaClasspath(options.home);
+  mkdirSync(p.data, { recursive: true });
+
+  const previous = readState<KafkaState>(p.state);
+  const port = options.port || previous?.port || (await freePort());
+  const controllerPort = options.controllerPort || previous?.controllerPort || (await freePort());
+  for (const [name, value] of [['port', port], ['controller port', controllerPort]] as const) {
+    if (!(await isPortFree(value))) {
+      throw new ServiceStartError(`cannot start local Kafka: ${name} ${value} is in use; free it or pick another (KLASSIFY_KAFKA_PORT / KLASSIFY_KAFKA_CONTROLLER_PORT, 0 = any free port)`);
+    }
+  }
+  writeFileSync(p.props, serverProperties({ nodeId: 1, port, controllerPort, logDir: p.data }));
+  writeFileSync(join(p.dir, 'log4j2.properties'), LOG4J2);
+
+  // Storage is formatted once per data folder; the cluster id is kept so restarts reuse the data.
+  // KRaft wants a cluster id of 16 bytes in base64url without padding.
+  const clusterId = previous?.clusterId ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  await run(java.path, ['-cp', classpath, `-Dlog4j2.configurationFile=${join(p.dir, 'log4j2.properties')}`,
+    'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.props, '--ignore-formatted'], { timeout: 120_000 })
+    .catch((err: unknown) => {
+      const detail = String((err as { stderr?: string }).stderr ?? err).slice(0, 2000);
+      throw new ProvisionError(`formatting Kafka storage in ${p.data} failed: ${detail}`, { cause: err });
+    });
+
+  const pid = startDaemon({
+    command: java.path,
+    args: ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', `-Dklassify.instance=${p.dir}`,
+      `-Dlog4j2.configurationFile=${join(p.dir, 'log4j2.properties')}`, '-cp', classpath, 'kafka.Kafka', p.props],
+    cwd: p.dir,
+    logFile: p.log,
+  });
+  const bootstrap = `127.0.0.1:${port}`;
+  const state: KafkaState = { pid, startedAt: new Date().toISOString(), bootstrap, port, controllerPort, clusterId, dir: p.dir, version: KAFKA_VERSION };
+  writeState(p.state, state);
+
+  const outcome = await waitFor(() => probeKafka(bootstrap), {
+    timeoutMs: options.startTimeoutMs ?? 90_000,
+    alive: () => isOurProcess(pid, p.dir),
+    intervalMs: 300,
+  });
+  if (outcome !== 'ready') {
+    await stopDaemon(pid, p.dir, 5_000);
+    clearState(p.state);
+    throw new ServiceStartError(`local Kafka ${outcome === 'died' ? 'exited' : 'did not answer in time'}; last lines of ${p.log}:\n${tail(p.log)}`);
+  }
+  return { running: true, bootstrap, pid, dir: p.dir, logFile: p.log, version: KAFKA_VERSION };
+}
+
+/** Stops the local broker and waits until its process is gone; data is kept unless `purge`. */
+export async function kafkaDown(options: Pick<LocalKafkaOptions, 'home' | 'instance'> & { purge?: boolean }): Promise<'stopped' | 'killed' | 'not-running'> {
+  const p = paths(options.home, options.instance ?? 'default');
+  const state = readState<KafkaState>(p.state);
+  // A controlled shutdown of a single node takes a few seconds; past 30 s something is stuck.
+  const result = state ? await stopDaemon(state.pid, p.dir, 30_000) : 'not-running';
+  if (options.purge) {
+    rmSync(p.dir, { recursive: true, force: true });
+  } else if (state) {
+    // Keep ports and cluster id for the next `up`, drop the pid.
+    writeState(p.state, { ...state, pid: 0 });
+  }
+  return result;
+}

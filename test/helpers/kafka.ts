@@ -1,0 +1,77 @@
+// Kafka helpers for integration tests: unique names, fast-retry clients, produce and collect.
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaMessage } from 'kafkajs';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+export function brokers(): string[] {
+  return inject('kafkaBrokers').split(',');
+}
+
+export function testKafka(clientId = uniqueName('test')): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: brokers(),
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 100, retries: 8 },
+  });
+}
+
+export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface Collected {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: IHeaders | undefined;
+  timestamp: string;
+}
+
+/**
+ * Reads `topic` from the beginning until `count` records arrived or `timeoutMs` passed; returns what came.
+ * readCommitted: see only committed transactional records.
+ */
+export async function collect(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  options: { timeoutMs?: number; readCommitted?: boolean; settleMs?: number } = {},
+): Promise<Collected[]> {
+  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('collect'), readUncommitted: !options.readCommitted, maxWaitTimeInMs: 200 });
+  const out: Collected[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
+        out.push({
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers: message.headers,
+          timestamp: message.timestamp,
+        });
+        if (out.length >= count) resolve();
+      },
+    });
+  });
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.timeoutMs ?? 30_000));
+  await Promise.race([done, timeout]);
+  // Keep listening briefly: a duplicate arriving after the expected count must be seen to be caught.
+  if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
+  await consumer.disconnect();
+  return out;
+}
