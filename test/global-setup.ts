@@ -15,6 +15,13 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env.KLASSIFY_TEST_NO_SERVICES === '1') {
+    // Quick unit-test loops during development; tests that need a broker will fail loudly, not skip.
+    project.provide('kafkaBrokers', '');
+    project.provide('registryUrl', '');
+    project.provide('servicesMode', 'none');
+    return async () => undefined;
+  }
   const services = await startTestServices();
   project.provide('kafkaBrokers', services.brokers);
   project.provide('registryUrl', services.registryUrl);

@@ -1,0 +1,49 @@
+// The seam between the pipeline and whatever runs the model (TEI's backend trait): consumers/ and
+// src/batching never see ONNX Runtime, only this.
+
+export interface Classification {
+  label: string;
+  /** Softmax probability per label, in the manifest's label order. */
+  scores: Record<string, number>;
+  /** Tokens fed to the model (special tokens included, after truncation). */
+  tokens: number;
+  truncated: boolean;
+}
+
+/** One item that could not be classified; the pipeline dead-letters it with this code. */
+export interface ItemFailure {
+  error: { code: string; message: string };
+}
+
+export type ClassifyOutcome = Classification | ItemFailure;
+
+export function isFailure(outcome: ClassifyOutcome): outcome is ItemFailure {
+  return 'error' in outcome;
+}
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  target: string;
+  labels: readonly string[];
+  maxLength: number;
+}
+
+export interface ClassifierHealth {
+  ready: boolean;
+  workers: number;
+  queued: number;
+  busyRatio: number;
+}
+
+export interface Classifier {
+  readonly model: ModelInfo;
+  /**
+   * Classifies `texts`, one outcome per text in the same order. Rejects as a whole only when the call
+   * cannot be taken (KLS_ERR_POOL_OVERLOADED: back off and retry; KLS_ERR_POOL_CLOSED); a text that
+   * fails on its own gets an ItemFailure.
+   */
+  classify(texts: readonly string[]): Promise<ClassifyOutcome[]>;
+  health(): ClassifierHealth;
+  close(): Promise<void>;
+}
