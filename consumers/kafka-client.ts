@@ -1,0 +1,53 @@
+// One place that turns configuration into a kafkajs client (brokers, TLS, SASL, logging).
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { ResolvedConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+const levels = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.WARN, debug: logLevel.DEBUG } as const;
+
+export function kafkaConfig(config: ResolvedConfig, brokers: readonly string[], clientId = config.kafka.clientId): KafkaConfig {
+  const k = config.kafka;
+  const out: KafkaConfig = {
+    clientId,
+    brokers: [...brokers],
+    // kafkajs's INFO level narrates every group join; klassify reports what matters itself.
+    logLevel: levels[config.logLevel],
+    retry: { initialRetryTime: 100, retries: 10 },
+  };
+  if (k.ssl) out.ssl = k.sslCa ? { ca: [readFileSync(k.sslCa, 'utf8')] } : true;
+  if (k.saslMechanism !== 'none') {
+    if (!k.saslUsername || !k.saslPassword) {
+      throw new ConfigError(`KAFKA_SASL_MECHANISM=${k.saslMechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`);
+    }
+    out.sasl = { mechanism: k.saslMechanism, username: k.saslUsername, password: k.saslPassword } as SASLOptions;
+  }
+  return out;
+}
+
+export function createKafka(config: ResolvedConfig, brokers: readonly string[], clientId?: string): Kafka {
+  return new Kafka(kafkaConfig(config, brokers, clientId));
+}
+
+/**
+ * Returns each topic's partition count, creating missing topics first when `create` (existing topics are
+ * left as they are).
+ */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], partitions: number, create = true): Promise<Map<string, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length > 0 && create) {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+        waitForLeaders: true,
+      });
+    }
+    const meta = await admin.fetchTopicMetadata({ topics: [...new Set(topics)] });
+    return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+  } finally {
+    await admin.disconnect();
+  }
+}

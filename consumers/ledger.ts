@@ -1,0 +1,151 @@
+// The in-flight ledger: for every assigned input partition, the records fetched and not yet committed, in
+// offset order. Results may finish out of order (several workers), but they leave in order: only the
+// ready prefix of a partition is handed to the producer, and the commit point is the offset after the
+// last record whose output the broker acknowledged. That is what makes "commit after delivery" and
+// "order per partition" hold together. Pure logic: no Kafka client here.
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+
+export interface LedgerEntry<O> {
+  readonly tp: TopicPartition;
+  readonly offset: number;
+  /** Set once the record's output (result or dead letter) is known. */
+  output: O | undefined;
+  done: boolean;
+  /** Dropped entries (revoked partition) are never produced or committed. */
+  dropped: boolean;
+}
+
+interface PartitionState<O> {
+  tp: TopicPartition;
+  entries: LedgerEntry<O>[];
+  /** Entries handed to the producer and not yet acknowledged (a prefix of `entries`). */
+  sending: number;
+  /** Next offset to commit (last acknowledged + 1), or undefined before the first ack. */
+  commitOffset: number | undefined;
+  committedOffset: number | undefined;
+}
+
+export interface ReadyRun<O> {
+  tp: TopicPartition;
+  entries: LedgerEntry<O>[];
+}
+
+export class Ledger<O> {
+  readonly #partitions = new Map<string, PartitionState<O>>();
+  #size = 0;
+
+  /** Records in flight (fetched, not acknowledged), over all partitions. */
+  get size(): number {
+    return this.#size;
+  }
+
+  sizeOf(tp: TopicPartition): number {
+    return this.#partitions.get(tpKey(tp))?.entries.length ?? 0;
+  }
+
+  /** Adds a fetched record; undefined when that offset is already in flight (fetched twice). */
+  append(tp: TopicPartition, offset: number): LedgerEntry<O> | undefined {
+    const state = this.#state(tp);
+    const last = state.entries[state.entries.length - 1];
+    if (last !== undefined && offset <= last.offset) return undefined;
+    const entry: LedgerEntry<O> = { tp, offset, output: undefined, done: false, dropped: false };
+    state.entries.push(entry);
+    this.#size++;
+    return entry;
+  }
+
+  complete(entry: LedgerEntry<O>, output: O): void {
+    if (entry.done) throw new Error(`record ${entry.tp.topic}[${entry.tp.partition}]@${entry.offset} completed twice`);
+    entry.output = output;
+    entry.done = true;
+  }
+
+  /**
+   * Takes, for each partition with nothing already being sent, the run of finished records at its head.
+   * The caller produces them and then calls acknowledge() (or release() on failure).
+   */
+  takeReady(maxPerPartition = Number.POSITIVE_INFINITY): ReadyRun<O>[] {
+    const runs: ReadyRun<O>[] = [];
+    for (const state of this.#partitions.values()) {
+      if (state.sending > 0) continue;
+      let n = 0;
+      while (n < state.entries.length && n < maxPerPartition && (state.entries[n] as LedgerEntry<O>).done) n++;
+      if (n === 0) continue;
+      state.sending = n;
+      runs.push({ tp: state.tp, entries: state.entries.slice(0, n) });
+    }
+    return runs;
+  }
+
+  /** The broker acknowledged the run: drop it from the ledger and move the commit point. */
+  acknowledge(run: ReadyRun<O>): void {
+    const state = this.#partitions.get(tpKey(run.tp));
+    if (state === undefined || state.sending === 0) return; // revoked meanwhile
+    const n = Math.min(state.sending, run.entries.length);
+    const last = state.entries[n - 1] as LedgerEntry<O>;
+    state.entries.splice(0, n);
+    state.sending = 0;
+    this.#size -= n;
+    state.commitOffset = last.offset + 1;
+  }
+
+  /** Producing the run failed: hand it out again on the next takeReady(). */
+  release(run: ReadyRun<O>): void {
+    const state = this.#partitions.get(tpKey(run.tp));
+    if (state !== undefined) state.sending = 0;
+  }
+
+  /** Commit points that moved since the last markCommitted(). */
+  uncommitted(): { tp: TopicPartition; offset: number }[] {
+    const out: { tp: TopicPartition; offset: number }[] = [];
+    for (const s of this.#partitions.values()) {
+      if (s.commitOffset !== undefined && s.commitOffset !== s.committedOffset) out.push({ tp: s.tp, offset: s.commitOffset });
+    }
+    return out;
+  }
+
+  markCommitted(points: readonly { tp: TopicPartition; offset: number }[]): void {
+    for (const p of points) {
+      const s = this.#partitions.get(tpKey(p.tp));
+      if (s !== undefined && (s.committedOffset === undefined || p.offset > s.committedOffset)) s.committedOffset = p.offset;
+    }
+  }
+
+  /**
+   * Forgets partitions (revoked in a rebalance, or all of them when the group re-forms): their unsent
+   * records are marked dropped so late results are ignored; the new owner redoes them from the last commit.
+   */
+  drop(keep: (tp: TopicPartition) => boolean): LedgerEntry<O>[] {
+    const dropped: LedgerEntry<O>[] = [];
+    for (const [key, state] of this.#partitions) {
+      if (keep(state.tp)) continue;
+      for (const e of state.entries) {
+        e.dropped = true;
+        dropped.push(e);
+      }
+      this.#size -= state.entries.length;
+      this.#partitions.delete(key);
+    }
+    return dropped;
+  }
+
+  partitions(): TopicPartition[] {
+    return [...this.#partitions.values()].map((s) => s.tp);
+  }
+
+  #state(tp: TopicPartition): PartitionState<O> {
+    const key = tpKey(tp);
+    let state = this.#partitions.get(key);
+    if (state === undefined) {
+      state = { tp, entries: [], sending: 0, commitOffset: undefined, committedOffset: undefined };
+      this.#partitions.set(key, state);
+    }
+    return state;
+  }
+}

@@ -1,0 +1,100 @@
+// What klassify writes: one result per classified record, one dead letter per record it could not classify.
+import type { IHeaders } from 'kafkajs';
+import type { DecodedInput, InputRecord } from './decode.js';
+
+export interface ResultRecord {
+  id: string;
+  label: string;
+  scores: Record<string, number>;
+  tokens: number;
+  truncated: boolean;
+  model: { name: string; version: string; target: string };
+  source: { topic: string; partition: number; offset: number };
+  ts: number | null;
+  meta: Record<string, string> | null;
+  timings: { receivedAt: number; queueMs: number; inferenceMs: number; batchSize: number };
+}
+
+export interface OutMessage {
+  topic: string;
+  partition?: number;
+  key: Buffer | string | null;
+  value: Buffer | string;
+  headers?: IHeaders;
+}
+
+export const DLQ_HEADERS = {
+  code: 'klassify.error.code',
+  message: 'klassify.error.message',
+  topic: 'klassify.source.topic',
+  partition: 'klassify.source.partition',
+  offset: 'klassify.source.offset',
+  time: 'klassify.error.time',
+} as const;
+
+export function resultRecord(
+  input: DecodedInput,
+  record: InputRecord,
+  c: { label: string; scores: Record<string, number>; tokens: number; truncated: boolean },
+  model: ResultRecord['model'],
+  timings: ResultRecord['timings'],
+): ResultRecord {
+  return {
+    id: input.id,
+    label: c.label,
+    scores: c.scores,
+    tokens: c.tokens,
+    truncated: c.truncated,
+    model,
+    source: { topic: record.topic, partition: record.partition, offset: Number(record.offset) },
+    ts: Number.isFinite(input.ts) ? input.ts : null,
+    meta: input.meta ?? null,
+    timings,
+  };
+}
+
+export interface DeadLetter {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+  error: { code: string; message: string };
+  source: { topic: string; partition: number; offset: number };
+  time: number;
+}
+
+export function deadLetter(record: InputRecord & { headers?: IHeaders | undefined }, code: string, message: string, now = Date.now()): DeadLetter {
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(record.headers ?? {})) {
+    if (v === undefined) continue;
+    // Repeated headers arrive as arrays; the envelope keeps the last (JSON mode keeps them all, see below).
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) headers[k] = Buffer.isBuffer(last) ? last : Buffer.from(String(last));
+  }
+  return {
+    key: record.key,
+    value: record.value,
+    headers,
+    error: { code, message: message.slice(0, 1000) },
+    source: { topic: record.topic, partition: record.partition, offset: Number(record.offset) },
+    time: now,
+  };
+}
+
+/** JSON mode: the original bytes and headers, with the reason in klassify.* headers (Kafka Connect's DLQ style). */
+export function deadLetterMessage(topic: string, partition: number | undefined, dl: DeadLetter, originalHeaders: IHeaders | undefined): OutMessage {
+  return {
+    topic,
+    ...(partition === undefined ? {} : { partition }),
+    key: dl.key,
+    value: dl.value ?? Buffer.alloc(0),
+    headers: {
+      ...(originalHeaders ?? {}),
+      [DLQ_HEADERS.code]: dl.error.code,
+      [DLQ_HEADERS.message]: dl.error.message,
+      [DLQ_HEADERS.topic]: dl.source.topic,
+      [DLQ_HEADERS.partition]: String(dl.source.partition),
+      [DLQ_HEADERS.offset]: String(dl.source.offset),
+      [DLQ_HEADERS.time]: String(dl.time),
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// Schema Registry (Confluent API): registering klassify's Avro schemas, decoding wire-format input
+// (Avro or JSON Schema) and encoding Avro output. The registry client is loaded only when a registry is
+// configured: it is a heavy import that plain-JSON deployments never need.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../src/paths.js';
+import { SchemaError } from '../src/errors.js';
+import type { WireDecoder } from './decode.js';
+import type { SchemaRegistryClient } from '@confluentinc/schemaregistry';
+
+export const SCHEMA_FILES = {
+  input: 'input-event.avsc',
+  result: 'classification-result.avsc',
+  deadLetter: 'dead-letter.avsc',
+} as const;
+
+export function schemaText(which: keyof typeof SCHEMA_FILES): string {
+  return readFileSync(join(packageRoot, 'schemas', SCHEMA_FILES[which]), 'utf8');
+}
+
+export interface RegistrySerdes {
+  /** Decodes Avro or JSON Schema values in the Confluent wire format, whatever schema id they carry. */
+  decode: WireDecoder;
+  /** Encodes a result (or dead-letter envelope) with klassify's schema registered under <topic>-value. */
+  encodeResult(topic: string, value: unknown): Promise<Buffer>;
+  encodeDeadLetter(topic: string, value: unknown): Promise<Buffer>;
+  /** Encodes an input event (klassify produce --avro). */
+  encodeInput(topic: string, value: unknown): Promise<Buffer>;
+}
+
+/** Registers `schema` under `<topic>-value` (idempotent: the registry returns the existing id). */
+async function register(client: SchemaRegistryClient, topic: string, schema: string): Promise<number> {
+  try {
+    return await client.register(`${topic}-value`, { schemaType: 'AVRO', schema }, false);
+  } catch (err) {
+    throw new SchemaError(`registering the schema for ${topic}-value failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function createRegistrySerdes(url: string): Promise<RegistrySerdes> {
+  const sr = await import('@confluentinc/schemaregistry');
+  const client = new sr.SchemaRegistryClient({ baseURLs: [url], cacheCapacity: 1000 });
+  // Apicurio has no /associations endpoint: name subjects by topic explicitly.
+  const strategy = { subjectNameStrategyType: sr.SubjectNameStrategyType?.TOPIC } as Record<string, unknown>;
+  const avroIn = new sr.AvroDeserializer(client, sr.SerdeType.VALUE, {});
+  const jsonIn = new sr.JsonDeserializer(client, sr.SerdeType.VALUE, {});
+  const registered = new Map<string, Promise<InstanceType<typeof sr.AvroSerializer>>>();
+
+  const serializerFor = (topic: string, schema: string): Promise<InstanceType<typeof sr.AvroSerializer>> => {
+    let s = registered.get(topic);
+    if (s === undefined) {
+      s = register(client, topic, schema).then(
+        (id) => new sr.AvroSerializer(client, sr.SerdeType.VALUE, { useSchemaId: id, autoRegisterSchemas: false, ...strategy }),
+      );
+      s.catch(() => registered.delete(topic));
+      registered.set(topic, s);
+    }
+    return s;
+  };
+
+  return {
+    decode: async (topic, value) => {
+      const id = value.readUInt32BE(1);
+      const info = await client.getBySubjectAndId('', id);
+      return info.schemaType === 'JSON' ? jsonIn.deserialize(topic, value) : avroIn.deserialize(topic, value);
+    },
+    encodeResult: async (topic, value) => (await serializerFor(topic, schemaText('result'))).serialize(topic, value),
+    encodeDeadLetter: async (topic, value) => (await serializerFor(topic, schemaText('deadLetter'))).serialize(topic, value),
+    encodeInput: async (topic, value) => (await serializerFor(topic, schemaText('input'))).serialize(topic, value),
+  };
+}

@@ -1,0 +1,171 @@
+// The input side: a kafkajs consumer group that hands records over as soon as they are fetched.
+//
+// kafkajs fetches, waits until every eachBatch handler returned, then fetches again. If the handler
+// awaited inference and produce, the pipeline would stall for a whole round trip between rounds, and a
+// record arriving mid-round would wait for the round to end. So eachBatch only hands the records over
+// and returns; fetching continues while earlier records are classified. Consequences, handled here:
+// - resolveOffset moves kafkajs's fetch position (with autoCommit off it commits nothing); offsets are
+//   committed explicitly by the sink after delivery (commit()).
+// - backpressure is pause()/resume() per partition, not a blocked handler (kafkajs heartbeats from its
+//   fetch loop, which keeps running; a long-blocked handler would starve heartbeats: kafkajs #447, #1083).
+// - after a rebalance kafkajs restarts every assigned partition from its committed offset, so in-flight
+//   work of the previous generation is dropped (onAssignment) and redone: at-least-once, never lost.
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import type { InputRecord } from './decode.js';
+import type { TopicPartition } from './ledger.js';
+
+export interface SourceRecord extends InputRecord {
+  headers: IHeaders | undefined;
+  /** When this process fetched it (epoch ms). */
+  receivedAt: number;
+  /** Group generation it was fetched in; records of an older one are dropped. */
+  generation: number;
+}
+
+export interface SourceHandlers {
+  /** Takes the records of one fetched batch (one partition, offset order). Must not block. */
+  onRecords(tp: TopicPartition, records: SourceRecord[]): void;
+  /** The group (re)formed: `assigned` is now ours; everything fetched before belongs to an old generation. */
+  onAssignment(assigned: TopicPartition[], generation: number): void;
+  /** The consumer crashed for good (kafkajs gave up restarting it). */
+  onCrash(error: Error): void;
+}
+
+export interface SourceOptions {
+  groupId: string;
+  topics: readonly string[];
+  fromBeginning: boolean;
+  /** Partitions handled concurrently by kafkajs (each handler only enqueues, so this is cheap). */
+  concurrency: number;
+  sessionTimeoutMs?: number;
+  readCommitted?: boolean;
+}
+
+export class KafkaSource {
+  readonly #consumer: Consumer;
+  readonly #options: SourceOptions;
+  #generation = 0;
+  #running = false;
+  readonly #paused = new Set<string>();
+  #assignment: TopicPartition[] = [];
+
+  constructor(kafka: Kafka, options: SourceOptions) {
+    this.#options = options;
+    this.#consumer = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      // Fetch returns as soon as one byte is there: latency matters more than request count here.
+      minBytes: 1,
+      maxWaitTimeInMs: 100,
+      maxBytesPerPartition: 1024 * 1024,
+      readUncommitted: options.readCommitted === false,
+      retry: { retries: 10 },
+    });
+  }
+
+  get consumer(): Consumer {
+    return this.#consumer;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get assignment(): readonly TopicPartition[] {
+    return this.#assignment;
+  }
+
+  async start(handlers: SourceHandlers): Promise<void> {
+    const c = this.#consumer;
+    c.on(c.events.GROUP_JOIN, (e) => {
+      this.#generation++;
+      const assigned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      this.#assignment = assigned;
+      this.#paused.clear();
+      handlers.onAssignment(assigned, this.#generation);
+    });
+    c.on(c.events.CRASH, (e) => {
+      if (!e.payload.restart) handlers.onCrash(e.payload.error);
+    });
+    await c.connect();
+    for (const topic of this.#options.topics) await c.subscribe({ topic, fromBeginning: this.#options.fromBeginning });
+    this.#running = true;
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#options.concurrency,
+      eachBatch: async (payload) => this.#onBatch(payload, handlers),
+    });
+  }
+
+  #onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload, handlers: SourceHandlers): Promise<void> {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return Promise.resolve();
+    const now = Date.now();
+    const generation = this.#generation;
+    const tp = { topic: batch.topic, partition: batch.partition };
+    const records: SourceRecord[] = batch.messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+      timestamp: m.timestamp,
+      headers: m.headers,
+      receivedAt: now,
+      generation,
+    }));
+    handlers.onRecords(tp, records);
+    resolveOffset(batch.lastOffset());
+    return Promise.resolve();
+  }
+
+  pause(tps: readonly TopicPartition[]): void {
+    const fresh = tps.filter((tp) => !this.#paused.has(key(tp)));
+    if (fresh.length === 0) return;
+    for (const tp of fresh) this.#paused.add(key(tp));
+    this.#consumer.pause(group(fresh));
+  }
+
+  resume(tps: readonly TopicPartition[]): void {
+    const paused = tps.filter((tp) => this.#paused.has(key(tp)));
+    if (paused.length === 0) return;
+    for (const tp of paused) this.#paused.delete(key(tp));
+    this.#consumer.resume(group(paused));
+  }
+
+  isPaused(tp: TopicPartition): boolean {
+    return this.#paused.has(key(tp));
+  }
+
+  /** Commits "next offset to read" per partition (at-least-once mode; EOS commits inside transactions). */
+  async commit(points: readonly { tp: TopicPartition; offset: number }[]): Promise<void> {
+    if (points.length === 0 || !this.#running) return;
+    await this.#consumer.commitOffsets(points.map((p) => ({ topic: p.tp.topic, partition: p.tp.partition, offset: String(p.offset) })));
+  }
+
+  /** Stops fetching everything (graceful shutdown: drain what is in flight, then commit, then stop()). */
+  pauseAll(): void {
+    this.pause(this.#assignment);
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#consumer.disconnect();
+  }
+}
+
+const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+
+function group(tps: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const byTopic = new Map<string, number[]>();
+  for (const tp of tps) {
+    const list = byTopic.get(tp.topic) ?? [];
+    list.push(tp.partition);
+    byTopic.set(tp.topic, list);
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
