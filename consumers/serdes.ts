@@ -26,6 +26,8 @@ export interface RegistrySerdes {
   encodeDeadLetter(topic: string, value: unknown): Promise<Buffer>;
   /** Encodes an input event (klassify produce --avro). */
   encodeInput(topic: string, value: unknown): Promise<Buffer>;
+  /** Registers one of klassify's schemas under <topic>-value; returns its id. */
+  register(topic: string, which: keyof typeof SCHEMA_FILES): Promise<number>;
 }
 
 /** Registers `schema` under `<topic>-value` (idempotent: the registry returns the existing id). */
@@ -46,10 +48,21 @@ export async function createRegistrySerdes(url: string): Promise<RegistrySerdes>
   const jsonIn = new sr.JsonDeserializer(client, sr.SerdeType.VALUE, {});
   const registered = new Map<string, Promise<InstanceType<typeof sr.AvroSerializer>>>();
 
-  const serializerFor = (topic: string, schema: string): Promise<InstanceType<typeof sr.AvroSerializer>> => {
+  const ids = new Map<string, Promise<number>>();
+  const registerOnce = (topic: string, which: keyof typeof SCHEMA_FILES): Promise<number> => {
+    const key = `${topic}\u0000${which}`;
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = register(client, topic, schemaText(which));
+      id.catch(() => ids.delete(key));
+      ids.set(key, id);
+    }
+    return id;
+  };
+  const serializerFor = (topic: string, which: keyof typeof SCHEMA_FILES): Promise<InstanceType<typeof sr.AvroSerializer>> => {
     let s = registered.get(topic);
     if (s === undefined) {
-      s = register(client, topic, schema).then(
+      s = registerOnce(topic, which).then(
         (id) => new sr.AvroSerializer(client, sr.SerdeType.VALUE, { useSchemaId: id, autoRegisterSchemas: false, ...strategy }),
       );
       s.catch(() => registered.delete(topic));
@@ -64,8 +77,9 @@ export async function createRegistrySerdes(url: string): Promise<RegistrySerdes>
       const info = await client.getBySubjectAndId('', id);
       return info.schemaType === 'JSON' ? jsonIn.deserialize(topic, value) : avroIn.deserialize(topic, value);
     },
-    encodeResult: async (topic, value) => (await serializerFor(topic, schemaText('result'))).serialize(topic, value),
-    encodeDeadLetter: async (topic, value) => (await serializerFor(topic, schemaText('deadLetter'))).serialize(topic, value),
-    encodeInput: async (topic, value) => (await serializerFor(topic, schemaText('input'))).serialize(topic, value),
+    encodeResult: async (topic, value) => (await serializerFor(topic, 'result')).serialize(topic, value),
+    encodeDeadLetter: async (topic, value) => (await serializerFor(topic, 'deadLetter')).serialize(topic, value),
+    encodeInput: async (topic, value) => (await serializerFor(topic, 'input')).serialize(topic, value),
+    register: registerOnce,
   };
 }

@@ -6,7 +6,9 @@ import { packageVersion } from '../paths.js';
 import { configCommand } from './config.js';
 import { kafkaCommand } from './kafka.js';
 import { failure } from './output.js';
+import { produceCommand } from './produce.js';
 import { registryCommand } from './registry.js';
+import { tailCommand } from './tail.js';
 
 const program = new Command('klassify')
   .description('real-time text classification on Kafka')
@@ -14,6 +16,8 @@ const program = new Command('klassify')
   .showHelpAfterError()
   .addCommand(configCommand())
   .addCommand(kafkaCommand())
+  .addCommand(produceCommand())
+  .addCommand(tailCommand())
   .addCommand(registryCommand());
 
 try {

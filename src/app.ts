@@ -1,0 +1,122 @@
+// Wiring and lifecycle: the only module that knows every part. Start: brokers → registry → model pool
+// (warm) → pipeline (group joined) → metrics server. Stop: the reverse, each step bounded in time.
+import type { Kafka } from 'kafkajs';
+import { createKafka } from '../consumers/kafka-client.js';
+import { createRegistrySerdes, type RegistrySerdes } from '../consumers/serdes.js';
+import type { ResolvedConfig } from './config.js';
+import { ConfigError, ShutdownTimeoutError } from './errors.js';
+import type { Classifier } from './model/classifier.js';
+import { Pipeline } from './pipeline.js';
+import { resolveBrokers } from './services/brokers.js';
+
+export type ClassifierFactory = (config: ResolvedConfig) => Promise<Classifier>;
+
+/** Something started alongside the pipeline (the metrics server), stopped with it. */
+export interface Attachment {
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  config: ResolvedConfig;
+  createClassifier: ClassifierFactory;
+  /** Attach observers (metrics, dashboard) once everything is wired; called before the group is joined. */
+  attach?: (app: App) => Promise<Attachment | undefined>;
+  log?: (line: string) => void;
+}
+
+export class App {
+  readonly config: ResolvedConfig;
+  readonly brokers: string[];
+  readonly embeddedKafka: boolean;
+  readonly kafka: Kafka;
+  readonly classifier: Classifier;
+  readonly pipeline: Pipeline;
+  readonly serdes: RegistrySerdes | undefined;
+  #attachment: Attachment | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: {
+    config: ResolvedConfig; brokers: string[]; embedded: boolean; kafka: Kafka; classifier: Classifier; pipeline: Pipeline; serdes: RegistrySerdes | undefined;
+  }) {
+    this.config = parts.config;
+    this.brokers = parts.brokers;
+    this.embeddedKafka = parts.embedded;
+    this.kafka = parts.kafka;
+    this.classifier = parts.classifier;
+    this.pipeline = parts.pipeline;
+    this.serdes = parts.serdes;
+  }
+
+  static async start(options: AppOptions): Promise<App> {
+    const { config } = options;
+    const log = options.log ?? (() => undefined);
+    const p = config.pipeline;
+    const needsRegistry = p.outputFormat === 'avro' || p.inputFormat === 'avro' || p.inputFormat === 'json-schema';
+    if (needsRegistry && !config.registry.url) {
+      throw new ConfigError('Avro / JSON Schema formats need a Schema Registry: set SCHEMA_REGISTRY_URL (klassify registry up starts a local one)');
+    }
+
+    const { brokers, embedded } = await resolveBrokers(config, log);
+    const kafka = createKafka(config, brokers);
+
+    let serdes: RegistrySerdes | undefined;
+    if (config.registry.url) {
+      serdes = await createRegistrySerdes(config.registry.url);
+      await registerSchemas(serdes, config);
+      log(`schema registry: ${config.registry.url} (schemas registered)`);
+    }
+
+    log(`loading model ${config.model.dir} ...`);
+    const classifier = await options.createClassifier(config);
+    const m = classifier.model;
+    log(`model ${m.name} ${m.version} (${m.target}) ready on ${classifier.health().workers} worker(s)`);
+
+    const pipeline = new Pipeline({ config, kafka, classifier, serdes });
+    const app = new App({ config, brokers, embedded, kafka, classifier, pipeline, serdes });
+    try {
+      app.#attachment = await options.attach?.(app);
+      await pipeline.start();
+    } catch (err) {
+      await app.stop().catch(() => undefined);
+      throw err;
+    }
+    return app;
+  }
+
+  /** True when the group is joined and the model is loaded (/readyz). */
+  get ready(): boolean {
+    return this.pipeline.joined && this.classifier.health().ready;
+  }
+
+  /** Graceful stop: drain and commit, leave the group, close the pool; rejects if it takes too long. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const timeoutMs = this.config.pipeline.shutdownTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ShutdownTimeoutError(`graceful stop took longer than ${timeoutMs} ms (KLASSIFY_SHUTDOWN_TIMEOUT_MS); uncommitted records will be redone`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.pipeline.stop(), timeout]);
+    } finally {
+      clearTimeout(timer);
+      await this.classifier.close().catch(() => undefined);
+      await this.#attachment?.stop().catch(() => undefined);
+    }
+  }
+}
+
+async function registerSchemas(serdes: RegistrySerdes, config: ResolvedConfig): Promise<void> {
+  // Registering up front surfaces a registry problem at start rather than on the first record, and lets
+  // producers serialize with useLatestVersion against the input subject.
+  const p = config.pipeline;
+  for (const topic of p.inputTopics) await serdes.register(topic, 'input');
+  if (p.outputFormat === 'avro') {
+    await serdes.register(p.outputTopic, 'result');
+    await serdes.register(p.deadLetterTopic, 'deadLetter');
+  }
+}
