@@ -52,6 +52,8 @@ export const ManifestError = define('ManifestError', 'KLS_ERR_MANIFEST');
 export const TokenizerError = define('TokenizerError', 'KLS_ERR_TOKENIZER');
 export const ParityGateError = define('ParityGateError', 'KLS_ERR_PARITY_GATE');
 export const CudaUnavailableError = define('CudaUnavailableError', 'KLS_ERR_CUDA_UNAVAILABLE');
+export const EvalSetError = define('EvalSetError', 'KLS_ERR_EVAL_SET');
+export const CompileError = define('CompileError', 'KLS_ERR_COMPILE');
 
 // Inference pool
 export const PoolOverloadedError = define('PoolOverloadedError', 'KLS_ERR_POOL_OVERLOADED', true);
@@ -83,6 +85,8 @@ export const errorCodes: readonly string[] = Object.freeze([
   'KLS_ERR_TOKENIZER',
   'KLS_ERR_PARITY_GATE',
   'KLS_ERR_CUDA_UNAVAILABLE',
+  'KLS_ERR_EVAL_SET',
+  'KLS_ERR_COMPILE',
   'KLS_ERR_POOL_OVERLOADED',
   'KLS_ERR_POOL_CLOSED',
   'KLS_ERR_INFERENCE',

@@ -5,6 +5,7 @@ import { envValue } from '../config.js';
 import { packageVersion } from '../paths.js';
 import { configCommand } from './config.js';
 import { kafkaCommand } from './kafka.js';
+import { lagCommand } from './lag.js';
 import { failure } from './output.js';
 import { produceCommand } from './produce.js';
 import { registryCommand } from './registry.js';
@@ -17,6 +18,7 @@ const program = new Command('klassify')
   .addCommand(configCommand())
   .addCommand(kafkaCommand())
   .addCommand(produceCommand())
+  .addCommand(lagCommand())
   .addCommand(tailCommand())
   .addCommand(registryCommand());
 
