@@ -21,6 +21,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/observe/dashboard/**/*.js'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', EventSource: 'readonly', URLSearchParams: 'readonly', uPlot: 'readonly' },
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {

@@ -23,6 +23,16 @@ export interface OutMessage {
   headers?: IHeaders;
 }
 
+/** What a finished record leaves behind in the ledger: the messages to write, and timing facts for metrics. */
+export interface Finished {
+  messages: OutMessage[];
+  /** Event time of the input (epoch ms). */
+  eventTs: number;
+  /** When this process fetched the input (epoch ms). */
+  receivedAt: number;
+  deadLetter: boolean;
+}
+
 export const DLQ_HEADERS = {
   code: 'klassify.error.code',
   message: 'klassify.error.message',

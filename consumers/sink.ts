@@ -11,12 +11,27 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { ProduceError } from '../src/errors.js';
 import { tpKey, type Ledger, type ReadyRun, type TopicPartition } from './ledger.js';
-import type { OutMessage } from './messages.js';
+import type { Finished } from './messages.js';
 import type { KafkaSource } from './source.js';
 
+export interface FlushInfo {
+  records: number;
+  byTopic: Map<string, number>;
+  ms: number;
+  /** When the broker acknowledged (epoch ms). */
+  appendTime: number;
+  finished: Finished[];
+}
+
+function finishedOf(runs: readonly ReadyRun<Out>[]): Finished[] {
+  const out: Finished[] = [];
+  for (const run of runs) for (const e of run.entries) if (e.output !== undefined) out.push(e.output);
+  return out;
+}
+
 export interface SinkEvents {
-  /** A flush was acknowledged: records written per topic, time it took. */
-  onFlushed?(info: { records: number; byTopic: Map<string, number>; ms: number; appendTime: number }): void;
+  /** A flush was acknowledged: records written per topic, time it took, and what was written. */
+  onFlushed?(info: FlushInfo): void;
   onError?(error: Error): void;
 }
 
@@ -30,13 +45,13 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-type Out = OutMessage[];
+type Out = Finished;
 
 function topicMessages(runs: readonly ReadyRun<Out>[]): TopicMessages[] {
   const byTopic = new Map<string, TopicMessages['messages']>();
   for (const run of runs) {
     for (const entry of run.entries) {
-      for (const m of entry.output ?? []) {
+      for (const m of entry.output?.messages ?? []) {
         let list = byTopic.get(m.topic);
         if (list === undefined) byTopic.set(m.topic, (list = []));
         list.push({ key: m.key, value: m.value, headers: m.headers, ...(m.partition === undefined ? {} : { partition: m.partition }) });
@@ -121,7 +136,7 @@ export class AtLeastOnceSink implements Sink {
     }
     const appendTime = Date.now();
     for (const run of runs) this.ledger.acknowledge(run);
-    this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime });
+    this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime, finished: finishedOf(runs) });
     const points = this.ledger.uncommitted();
     if (points.length > 0) {
       // A failed commit is not lost work: the outputs are written, the next commit covers them.
@@ -234,7 +249,7 @@ export class ExactlyOnceSink implements Sink {
     const appendTime = Date.now();
     this.ledger.acknowledge(run);
     this.ledger.markCommitted([{ tp: run.tp, offset: last.offset + 1 }]);
-    this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime });
+    this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime, finished: finishedOf([run]) });
   }
 
   async flushAll(): Promise<void> {

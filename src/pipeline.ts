@@ -5,9 +5,9 @@ import type { Kafka } from 'kafkajs';
 import { decodeInput, type DecodedInput, type DecodeOptions } from '../consumers/decode.js';
 import { ensureTopics } from '../consumers/kafka-client.js';
 import { Ledger, type LedgerEntry, type TopicPartition } from '../consumers/ledger.js';
-import { deadLetter, deadLetterMessage, resultRecord, type OutMessage } from '../consumers/messages.js';
+import { deadLetter, deadLetterMessage, resultRecord, type Finished, type OutMessage } from '../consumers/messages.js';
 import type { RegistrySerdes } from '../consumers/serdes.js';
-import { AtLeastOnceSink, ExactlyOnceSink, type Sink } from '../consumers/sink.js';
+import { AtLeastOnceSink, ExactlyOnceSink, type FlushInfo, type Sink } from '../consumers/sink.js';
 import { KafkaSource, type SourceRecord } from '../consumers/source.js';
 import { AimdController } from './batching/aimd.js';
 import { MicroBatcher, type BatchItem } from './batching/micro-batcher.js';
@@ -15,7 +15,7 @@ import type { ResolvedConfig } from './config.js';
 import { codeOf, InferenceError, messageOf, PoolOverloadedError } from './errors.js';
 import { isFailure, type Classifier, type ClassifyOutcome } from './model/classifier.js';
 
-type Out = OutMessage[];
+type Out = Finished;
 
 interface Job {
   entry: LedgerEntry<Out>;
@@ -29,8 +29,8 @@ export interface PipelineEventMap {
   dead_letter: [{ topic: string; code: string }];
   batch: [{ size: number; tokens: number; queueMs: number; inferenceMs: number; labels: string[] }];
   flushed: [{ records: number; byTopic: Map<string, number>; ms: number }];
-  /** Per written result: event time → broker append time, and fetch → append. */
-  latency: [{ endToEndMs: number; inPipelineMs: number }];
+  /** Per flush, per written result: event time → broker ack, and fetch → broker ack (ms). */
+  latency: [{ endToEndMs: number[]; inPipelineMs: number[] }];
   assigned: [{ partitions: TopicPartition[] }];
   paused: [{ paused: boolean; inFlight: number }];
   error: [{ stage: string; error: Error }];
@@ -72,7 +72,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       readCommitted: true,
     });
     const events = {
-      onFlushed: (info: { records: number; byTopic: Map<string, number>; ms: number; appendTime: number }) => this.emit('flushed', info),
+      onFlushed: (info: FlushInfo) => this.#onFlushed(info),
       onError: (error: Error) => this.emit('error', { stage: 'produce', error }),
     };
     this.#sink = p.delivery === 'exactly-once'
@@ -87,6 +87,19 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       ? new AimdController({ targetMs: config.batch.targetP99Ms, minSize: 1, maxSize: config.batch.maxSize })
       : undefined;
     this.#decode = { format: p.inputFormat, maxTextBytes: p.maxTextBytes, wire: options.serdes?.decode };
+  }
+
+  #onFlushed(info: FlushInfo): void {
+    this.emit('flushed', { records: info.records, byTopic: info.byTopic, ms: info.ms });
+    if (this.listenerCount('latency') === 0) return;
+    const endToEndMs: number[] = [];
+    const inPipelineMs: number[] = [];
+    for (const f of info.finished) {
+      if (f.deadLetter) continue;
+      endToEndMs.push(info.appendTime - f.eventTs);
+      inPipelineMs.push(info.appendTime - f.receivedAt);
+    }
+    this.emit('latency', { endToEndMs, inPipelineMs });
   }
 
   /** True once the consumer joined its group (readiness). */
@@ -186,7 +199,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     const partition = record.partition % this.#dlqPartitions;
     const complete = (msg: OutMessage): void => {
       if (entry.dropped) return;
-      this.#ledger.complete(entry, [msg]);
+      this.#ledger.complete(entry, { messages: [msg], eventTs: Number(record.timestamp), receivedAt: record.receivedAt, deadLetter: true });
       this.emit('dead_letter', { topic: record.topic, code });
       this.#sink.kick();
     };
@@ -247,14 +260,15 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       ? await this.#o.serdes.encodeResult(p.outputTopic, result)
       : JSON.stringify(result);
     if (entry.dropped) return;
-    this.#ledger.complete(entry, [{
+    const message: OutMessage = {
       topic: p.outputTopic,
       // Input partition p feeds output partition p (mod count): order per input partition survives.
       partition: record.partition % this.#outputPartitions,
       key: record.key,
       value,
       headers: record.headers,
-    }]);
+    };
+    this.#ledger.complete(entry, { messages: [message], eventTs: result.ts ?? Number(record.timestamp), receivedAt: record.receivedAt, deadLetter: false });
   }
 
   /** Classifies, waiting out pool overload (backpressure) rather than failing records. */

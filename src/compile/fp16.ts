@@ -95,6 +95,7 @@ export function convertToFp16(model: ModelProto, types: ReadonlyMap<string, stri
   for (const node of graph.node ?? []) {
     const op = node.opType ?? '';
     const fp32Op = keep.has(op);
+    const touchesFloat = [...(node.input ?? []), ...(node.output ?? [])].some(isFloat);
     node.input = (node.input ?? []).map((i) => {
       if (!isFloat(i)) return i;
       if (fp32Op) return fp32.has(i) ? i : cast(i, 'fp32');
@@ -114,8 +115,8 @@ export function convertToFp16(model: ModelProto, types: ReadonlyMap<string, stri
       after.push([inner, o, 'fp32']);
       return inner;
     });
-    if (fp32Op) report.fp32Nodes[op] = (report.fp32Nodes[op] ?? 0) + 1;
-    else retypeAttributes(node, report);
+    if (!fp32Op) retypeAttributes(node, report);
+    else if (touchesFloat) report.fp32Nodes[op] = (report.fp32Nodes[op] ?? 0) + 1;
     out.push(node);
     for (const [from, into, to] of after) cast(from, to, into);
   }

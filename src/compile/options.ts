@@ -1,0 +1,118 @@
+// `klassify compile` options: validated once here (each error names its flag), then passed on filled in.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../errors.js';
+import { TARGETS, type Target } from '../model/manifest.js';
+import type { OptimizationLevel } from './optimize.js';
+import { DEFAULT_GATE, type ParityGate } from './parity.js';
+
+export interface CompileOptions {
+  /** Source ONNX model (--model). */
+  model: string;
+  /** Hugging Face tokenizer.json (--tokenizer). */
+  tokenizer: string;
+  /** Labels in logit order: an array, "a,b,c", or the path of a JSON array file (labels.json). */
+  labels: readonly string[] | string;
+  /** cpu | cpu-int8 | cuda-fp16 (--target). */
+  target: string;
+  /** Model name: the folder under `out` (--name). */
+  name: string;
+  /** Root folder of compiled models (--out). Default "compiled-models". */
+  out?: string;
+  /** JSONL evaluation set (--eval). Default: the built-in texts. */
+  evalSet?: string;
+  /** Most tokens per text, special tokens included (--max-length). Default 128. */
+  maxLength?: number;
+  /** Write even when the parity gate fails (--force). */
+  force?: boolean;
+  /** Model version for the manifest (--version). Default: 12 hex digits of the compiled file's sha256. */
+  version?: string;
+  /** Run the benchmark (--no-bench turns it off). Default true. */
+  bench?: boolean;
+  /** ONNX Runtime threads for parity and benchmark runs (--threads). Default: cores, at most 4. */
+  threads?: number;
+  /** Saved graph optimization level for the CPU targets (--opt-level). Default 'extended' (portable). */
+  optimizationLevel?: OptimizationLevel;
+  gate?: Partial<ParityGate>;
+}
+
+export interface ResolvedCompileOptions {
+  model: string;
+  tokenizer: string;
+  labels: string[];
+  target: Target;
+  name: string;
+  out: string;
+  evalSet: string | undefined;
+  maxLength: number;
+  force: boolean;
+  version: string | undefined;
+  bench: boolean;
+  threads: number;
+  optimizationLevel: OptimizationLevel;
+  gate: ParityGate;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
+export function resolveCompileOptions(options: CompileOptions): ResolvedCompileOptions {
+  if (!(TARGETS as readonly string[]).includes(options.target)) {
+    throw new ConfigError(`--target: unknown target "${options.target}"; use one of ${TARGETS.join(', ')}`);
+  }
+  if (!NAME.test(options.name)) {
+    throw new ConfigError(`--name: "${options.name}" must start with a letter or digit and hold only letters, digits, ".", "_" and "-"`);
+  }
+  for (const [flag, value] of [['--model', options.model], ['--tokenizer', options.tokenizer]] as const) {
+    if (typeof value !== 'string' || value === '') throw new ConfigError(`${flag} is required`);
+  }
+  const maxLength = options.maxLength ?? 128;
+  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > 8192) {
+    throw new ConfigError(`--max-length: expected an integer from 2 to 8192, got ${String(options.maxLength)}`);
+  }
+  const threads = options.threads ?? Math.min(4, availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new ConfigError(`--threads: expected an integer from 1 to 256, got ${String(options.threads)}`);
+  const level = options.optimizationLevel ?? 'extended';
+  if (!['basic', 'extended', 'all'].includes(level)) throw new ConfigError(`--opt-level: expected basic, extended or all, got "${String(level)}"`);
+  if (options.version !== undefined && options.version.trim() === '') throw new ConfigError('--version must not be empty');
+  const gate = { ...DEFAULT_GATE, ...options.gate };
+  for (const [key, value] of Object.entries(gate)) {
+    if (!(value >= 0 && value <= 1)) throw new ConfigError(`parity gate ${key} must be between 0 and 1, got ${value}`);
+  }
+  return {
+    model: options.model,
+    tokenizer: options.tokenizer,
+    labels: parseLabels(options.labels),
+    target: options.target as Target,
+    name: options.name,
+    out: options.out ?? 'compiled-models',
+    evalSet: options.evalSet,
+    maxLength,
+    force: options.force ?? false,
+    version: options.version?.trim(),
+    bench: options.bench ?? true,
+    threads,
+    optimizationLevel: level,
+    gate,
+  };
+}
+
+/** "a,b,c", an array, or a JSON file holding an array (training recipes write labels.json). */
+export function parseLabels(value: readonly string[] | string): string[] {
+  let labels: unknown;
+  if (typeof value === 'string' && value.trim().endsWith('.json')) {
+    try {
+      labels = JSON.parse(readFileSync(value.trim(), 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`--labels: cannot read ${value} as a JSON array of label names: ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    labels = typeof value === 'string' ? value.split(',').map((l) => l.trim()) : [...value];
+  }
+  if (!Array.isArray(labels) || !labels.every((l): l is string => typeof l === 'string' && l.trim() !== '')) {
+    throw new ConfigError('--labels: expected non-empty label names, e.g. --labels negative,neutral,positive');
+  }
+  if (labels.length < 2) throw new ConfigError(`--labels: a classifier needs at least 2 labels, got ${labels.length}`);
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup !== undefined) throw new ConfigError(`--labels: "${dup}" appears twice`);
+  return labels.map((l) => l.trim());
+}

@@ -1,0 +1,131 @@
+// The HTTP side of klassify: /metrics (Prometheus), /healthz (alive), /readyz (group joined and model
+// loaded), / (the live dashboard) and /events (its Server-Sent Events stream). Bound to 127.0.0.1 by
+// default; with a token, every request needs "Authorization: Bearer <token>" (or ?token= for browsers,
+// whose EventSource cannot set headers).
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { timingSafeEqual } from 'node:crypto';
+import { packageRoot } from '../paths.js';
+import type { LiveSnapshot } from './live.js';
+
+export interface ObserveServerOptions {
+  host: string;
+  port: number;
+  token?: string | undefined;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  ready: () => { ready: boolean; reasons: string[] };
+  /** Snapshots kept for clients that connect later (5 minutes at one a second). */
+  history?: number;
+}
+
+const DASHBOARD_DIR = join(packageRoot, 'src', 'observe', 'dashboard');
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: join(DASHBOARD_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: join(DASHBOARD_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard.css': { file: join(DASHBOARD_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
+  // uPlot is served from the installed package: no bundler, no build step at run time.
+  '/vendor/uPlot.iife.min.js': { file: join(packageRoot, 'node_modules', 'uplot', 'dist', 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/vendor/uPlot.min.css': { file: join(packageRoot, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+};
+
+export class ObserveServer {
+  readonly #o: ObserveServerOptions;
+  readonly #server: Server;
+  readonly #clients = new Set<ServerResponse>();
+  readonly #history: LiveSnapshot[] = [];
+
+  constructor(options: ObserveServerOptions) {
+    this.#o = options;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`internal error: ${(err as Error).message}\n`);
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#o.port, this.#o.host, () => resolve());
+    });
+    const a = this.#server.address() as AddressInfo;
+    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** Sends a snapshot to every dashboard client and keeps it for late joiners. */
+  publish(snapshot: LiveSnapshot): void {
+    this.#history.push(snapshot);
+    const max = this.#o.history ?? 300;
+    if (this.#history.length > max) this.#history.splice(0, this.#history.length - max);
+    const frame = `data: ${JSON.stringify(snapshot)}\n\n`;
+    for (const res of this.#clients) res.write(frame);
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#clients) res.end();
+    this.#clients.clear();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #authorized(req: IncomingMessage, url: URL): boolean {
+    const token = this.#o.token;
+    if (token === undefined || token === '') return true;
+    const header = req.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
+    const a = Buffer.from(given);
+    const b = Buffer.from(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (!this.#authorized(req, url)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
+      return;
+    }
+    switch (url.pathname) {
+      case '/metrics': {
+        const m = await this.#o.metrics();
+        res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
+        return;
+      }
+      case '/healthz':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
+        return;
+      case '/readyz': {
+        const r = this.#o.ready();
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready: r.ready, reasons: r.reasons })}\n`);
+        return;
+      }
+      case '/events':
+        this.#subscribe(res);
+        return;
+      case '/history':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#history));
+        return;
+    }
+    const asset = ASSETS[url.pathname];
+    if (asset === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const body = await readFile(asset.file);
+    res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' }).end(body);
+  }
+
+  #subscribe(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    // History first, so a fresh page shows the last minutes at once.
+    res.write(`event: history\ndata: ${JSON.stringify(this.#history)}\n\n`);
+    this.#clients.add(res);
+    res.on('close', () => this.#clients.delete(res));
+  }
+}
