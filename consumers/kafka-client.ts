@@ -1,10 +1,23 @@
 // One place that turns configuration into a kafkajs client (brokers, TLS, SASL, logging).
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
 import type { ResolvedConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
 const levels = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.WARN, debug: logLevel.DEBUG } as const;
+
+// kafkajs logs, at ERROR, every protocol error it is about to retry ("coordinator is loading", "not the
+// leader") and warns about partitioner defaults on every producer. Those are expected while a broker
+// starts or a group rebalances: they go to debug. What remains is printed as one readable line.
+const RETRIED = /coordinator is (loading|not available)|not the leader|leadership election|rebalance|not.*coordinator|There is no leader|switched default partitioner|Limiting retries for the idempotent/i;
+
+const quietLogCreator: logCreator = (level) => ({ namespace, level: entryLevel, log }) => {
+  const text = `${log.message}${typeof log.error === 'string' ? `: ${log.error}` : ''}`;
+  const effective = RETRIED.test(text) ? logLevel.DEBUG : entryLevel;
+  if (effective > level || effective === logLevel.NOTHING) return;
+  const name = effective === logLevel.ERROR ? 'ERROR' : effective === logLevel.WARN ? 'WARN' : effective === logLevel.INFO ? 'INFO' : 'DEBUG';
+  process.stderr.write(`kafkajs ${name} [${namespace}] ${text}\n`);
+};
 
 export function kafkaConfig(config: ResolvedConfig, brokers: readonly string[], clientId = config.kafka.clientId): KafkaConfig {
   const k = config.kafka;
@@ -13,6 +26,7 @@ export function kafkaConfig(config: ResolvedConfig, brokers: readonly string[], 
     brokers: [...brokers],
     // kafkajs's INFO level narrates every group join; klassify reports what matters itself.
     logLevel: levels[config.logLevel],
+    logCreator: quietLogCreator,
     retry: { initialRetryTime: 100, retries: 10 },
   };
   if (k.ssl) out.ssl = k.sslCa ? { ca: [readFileSync(k.sslCa, 'utf8')] } : true;

@@ -111,6 +111,8 @@ export class AtLeastOnceSink implements Sink {
   readonly #producer: Producer;
   readonly #loop: FlushLoop;
   #connected: Promise<void>;
+  #committing: Promise<void> | undefined;
+  #commitAgain = false;
 
   constructor(kafka: Kafka, private readonly ledger: Ledger<Out>, private readonly source: KafkaSource, private readonly events: SinkEvents = {}) {
     this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -137,18 +139,43 @@ export class AtLeastOnceSink implements Sink {
     const appendTime = Date.now();
     for (const run of runs) this.ledger.acknowledge(run);
     this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime, finished: finishedOf(runs) });
-    const points = this.ledger.uncommitted();
-    if (points.length > 0) {
-      // A failed commit is not lost work: the outputs are written, the next commit covers them.
-      await this.source.commit(points);
-      this.ledger.markCommitted(points);
-    }
+    this.#commitSoon();
     return true;
+  }
+
+  /**
+   * Commits run beside produces, not between them: results that become ready during a commit go out at
+   * once. At most one commit is in flight; it always commits the latest acknowledged points.
+   */
+  #commitSoon(): void {
+    if (this.#committing) {
+      this.#commitAgain = true;
+      return;
+    }
+    const points = this.ledger.uncommitted();
+    if (points.length === 0) return;
+    this.#committing = this.source.commit(points).then(
+      () => this.ledger.markCommitted(points),
+      // A failed commit loses no work: the outputs are written and the next commit covers them.
+      (err: unknown) => this.events.onError?.(err as Error),
+    ).finally(() => {
+      this.#committing = undefined;
+      if (this.#commitAgain) {
+        this.#commitAgain = false;
+        this.#commitSoon();
+      }
+    });
   }
 
   async flushAll(): Promise<void> {
     this.kick();
     await this.#loop.idle();
+    while (this.#committing) await this.#committing;
+    // Catch the last points if the final commit failed or raced with the last acknowledgement.
+    if (this.ledger.uncommitted().length > 0) {
+      this.#commitSoon();
+      while (this.#committing) await this.#committing;
+    }
   }
 
   async onAssignment(): Promise<void> {

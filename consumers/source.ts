@@ -54,7 +54,8 @@ export class KafkaSource {
     this.#consumer = kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3_000,
+      // Kafka's advice: heartbeat at most a third of the session timeout.
+      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       // Fetch returns as soon as one byte is there: latency matters more than request count here.
       minBytes: 1,
       maxWaitTimeInMs: 100,

@@ -55,10 +55,11 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('pipeline.maxTextBytes', 'KLASSIFY_MAX_TEXT_BYTES', 'max-text-bytes', 'int', 65_536, 'Texts longer than this (UTF-8 bytes) go to the dead-letter topic instead of being truncated.'),
   k('pipeline.maxInFlight', 'KLASSIFY_MAX_IN_FLIGHT', 'max-in-flight', 'int', 4096, 'Records fetched but not yet committed; above it fetching pauses. Bounds memory.'),
   k('pipeline.shutdownTimeoutMs', 'KLASSIFY_SHUTDOWN_TIMEOUT_MS', 'shutdown-timeout-ms', 'int', 30_000, 'How long a graceful stop may take to drain and commit (ms).'),
+  k('pipeline.sessionTimeoutMs', 'KLASSIFY_SESSION_TIMEOUT_MS', 'session-timeout-ms', 'int', 30_000, 'Consumer-group session timeout (ms): how long a dead instance holds its partitions before the group moves them. Lower: faster failover; the broker bounds it (group.min.session.timeout.ms, 6 s by default).'),
   k('pipeline.fromBeginning', 'KLASSIFY_FROM_BEGINNING', 'from-beginning', 'bool', true, 'Where a new group starts: earliest (true) or latest offset.'),
   // Micro-batching
   k('batch.maxSize', 'KLASSIFY_BATCH_MAX_SIZE', 'batch-max-size', 'int', 64, 'Most records in one inference batch. Larger: more throughput, more latency.'),
-  k('batch.maxWaitMs', 'KLASSIFY_BATCH_MAX_WAIT_MS', 'batch-max-wait-ms', 'number', 5, 'Longest a record waits for its batch to fill (ms). Lower it for latency.'),
+  k('batch.maxWaitMs', 'KLASSIFY_BATCH_MAX_WAIT_MS', 'batch-max-wait-ms', 'number', 0, 'How long a record may wait for company while a worker is free (ms). 0: send at once; with every worker busy, batches grow by themselves. Raise it only to trade latency for fewer, larger batches at low load.'),
   k('batch.maxTokens', 'KLASSIFY_BATCH_MAX_TOKENS', 'batch-max-tokens', 'int', 4096, 'Token budget of one batch (padded length x count). IMPORTANT: bounds worker memory and tail latency.'),
   k('batch.adaptive', 'KLASSIFY_BATCH_ADAPTIVE', 'batch-adaptive', 'bool', false, 'Adjust batch size to hold --batch-target-p99-ms (AIMD).'),
   k('batch.targetP99Ms', 'KLASSIFY_BATCH_TARGET_P99_MS', 'batch-target-p99-ms', 'number', 25, 'Latency target of adaptive batching (ms).'),

@@ -40,6 +40,7 @@ const schema = z.object({
     maxTextBytes: z.number().int().min(1),
     maxInFlight: z.number().int().min(1),
     shutdownTimeoutMs: z.number().int().min(100),
+    sessionTimeoutMs: z.number().int().min(1000),
     fromBeginning: z.boolean(),
   }),
   batch: z.object({

@@ -19,6 +19,8 @@ export abstract class KlassifyError extends Error {
 
 type ErrorClass = new (message: string, options?: KlassifyErrorOptions) => KlassifyError;
 
+const byCode = new Map<string, ErrorClass>();
+
 function define(name: string, code: string, retriable = false): ErrorClass {
   const cls = class extends KlassifyError {
     readonly code = code;
@@ -26,6 +28,7 @@ function define(name: string, code: string, retriable = false): ErrorClass {
   };
   // A class expression has no name of its own; give it one so stack traces and logs say what failed.
   Object.defineProperty(cls, 'name', { value: name });
+  byCode.set(code, cls);
   return cls;
 }
 
@@ -94,6 +97,15 @@ export const errorCodes: readonly string[] = Object.freeze([
   'KLS_ERR_PRODUCE',
   'KLS_ERR_SHUTDOWN_TIMEOUT',
 ]);
+
+/**
+ * Rebuilds a typed error from its code and message: errors cross thread boundaries (inference workers)
+ * as plain data, since structured cloning keeps neither the class nor the code. Unknown codes become `fallback`.
+ */
+export function errorFromCode(code: string, message: string, fallback: ErrorClass = InferenceError, options: KlassifyErrorOptions = {}): KlassifyError {
+  const Cls = byCode.get(code) ?? fallback;
+  return new Cls(message, options);
+}
 
 export function isKlassifyError(err: unknown): err is KlassifyError {
   return err instanceof KlassifyError;

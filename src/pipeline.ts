@@ -70,6 +70,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       fromBeginning: p.fromBeginning,
       concurrency: 64,
       readCommitted: true,
+      sessionTimeoutMs: p.sessionTimeoutMs,
     });
     const events = {
       onFlushed: (info: FlushInfo) => this.#onFlushed(info),

@@ -13,12 +13,15 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Runs fn after the current burst of work (setImmediate): records of one fetch arrive together. */
+  defer(fn: () => void): void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  defer: (fn) => setImmediate(fn),
 };
 
 export interface BatcherOptions {
@@ -47,6 +50,7 @@ export class MicroBatcher<T> {
   readonly #ready: BatchItem<T>[][] = [];
   #inDispatch = 0;
   #timer: unknown = undefined;
+  #pumpScheduled = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: BatcherOptions, dispatch: DispatchFn<T>, clock: Clock = systemClock) {
@@ -83,7 +87,15 @@ export class MicroBatcher<T> {
     this.#open.push({ value, tokens: cost, enqueuedAt: this.#clock.now() });
     this.#openMaxTokens = Math.max(this.#openMaxTokens, cost);
     if (this.#open.length >= this.#options.maxSize) this.#close();
-    this.#pump();
+    // Not at once: the records of one fetch are added in a burst (one decode each), and dispatching the
+    // first alone would split the burst into single-record batches.
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      this.#clock.defer(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   /** Dispatches everything now, ignoring maxWaitMs (shutdown, rebalance); resolves when all batches finished. */

@@ -3,18 +3,22 @@
 import { Command } from 'commander';
 import { envValue } from '../config.js';
 import { packageVersion } from '../paths.js';
+import { compileCommand } from './compile.js';
 import { configCommand } from './config.js';
 import { kafkaCommand } from './kafka.js';
 import { lagCommand } from './lag.js';
 import { failure } from './output.js';
 import { produceCommand } from './produce.js';
 import { registryCommand } from './registry.js';
+import { startCommand } from './start.js';
 import { tailCommand } from './tail.js';
 
 const program = new Command('klassify')
   .description('real-time text classification on Kafka')
   .version(packageVersion)
   .showHelpAfterError()
+  .addCommand(startCommand())
+  .addCommand(compileCommand())
   .addCommand(configCommand())
   .addCommand(kafkaCommand())
   .addCommand(produceCommand())

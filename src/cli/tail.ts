@@ -15,10 +15,11 @@ function header(m: KafkaMessage, name: string): string {
   return one === undefined ? '' : one.toString();
 }
 
-export function formatResult(r: ResultRecord): string {
+/** One readable line; `writtenAt` is the result record's timestamp (when klassify wrote it). */
+export function formatResult(r: ResultRecord, writtenAt: number): string {
   const score = r.scores[r.label] ?? 0;
   const trunc = r.truncated ? ' (truncated)' : '';
-  const e2e = r.ts !== null ? ` e2e≈${Math.max(0, Date.now() - r.ts)}ms` : '';
+  const e2e = r.ts !== null ? ` latency=${Math.max(0, writtenAt - r.ts)}ms` : '';
   return `${r.source.topic}[${r.source.partition}]@${r.source.offset}  ${r.label.padEnd(8)} ${score.toFixed(3)}  id=${r.id}  tokens=${r.tokens}${trunc}${e2e}`;
 }
 
@@ -67,7 +68,7 @@ export function tailCommand(): Command {
             : formatDeadLetter(message);
         } else {
           const value: unknown = raw[0] === 0 && serdes ? await serdes.decode(topic, raw) : JSON.parse(raw.toString('utf8'));
-          line = opts.json ? JSON.stringify(value) : formatResult(value as ResultRecord);
+          line = opts.json ? JSON.stringify(value) : formatResult(value as ResultRecord, Number(message.timestamp));
         }
         process.stdout.write(`${line}\n`);
         if (seen >= limit) done();

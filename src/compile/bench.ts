@@ -2,8 +2,8 @@
 //
 // Deliberately small (a few seconds in all): batch sizes 1, 8, 32 at 16, 32 and 64 tokens, each timed for
 // a fixed budget after one warm-up call, median of the calls. It answers "how much faster is the compiled
-// model on this machine"; bench/ measures the whole pipeline. Source and compiled alternate per cell, so a
-// burst of load from another process hits both instead of skewing the ratio.
+// model on this machine"; bench/ measures the whole pipeline. Source and compiled calls alternate, so a
+// burst of load from another process (this machine is shared) hits both instead of skewing the ratio.
 import type { ModelManifest } from '../model/manifest.js';
 import type { ModelRunner, PaddedBatch } from './runner.js';
 
@@ -12,7 +12,7 @@ export type BenchRow = NonNullable<ModelManifest['benchmark']>['rows'][number];
 export interface BenchOptions {
   batchSizes: readonly number[];
   seqLens: readonly number[];
-  /** Time spent timing each model per cell, after the warm-up (ms). */
+  /** Time spent timing each model per cell, after the warm-up (ms; both models: twice this). */
   budgetMs: number;
   minRuns: number;
   maxRuns: number;
@@ -31,17 +31,27 @@ export function syntheticBatch(sample: readonly number[], batch: number, seq: nu
   return { rows: batch, cols: seq, ids, mask: new BigInt64Array(batch * seq).fill(1n), types: new BigInt64Array(batch * seq) };
 }
 
-async function timeRuns(runner: ModelRunner, batch: PaddedBatch, options: BenchOptions): Promise<number> {
-  await runner.run(batch); // warm-up: first-call allocations and kernel selection
-  const times: number[] = [];
+/** Median ms per call of each runner, calls alternating A B A B... after one warm-up call each. */
+async function timePair(a: ModelRunner, b: ModelRunner, batch: PaddedBatch, options: BenchOptions): Promise<[number, number]> {
+  await a.run(batch); // warm-up: first-call allocations and kernel selection
+  await b.run(batch);
+  const ta: number[] = [];
+  const tb: number[] = [];
   const start = performance.now();
-  while (times.length < options.maxRuns && (times.length < options.minRuns || performance.now() - start < options.budgetMs)) {
-    const t0 = performance.now();
-    await runner.run(batch);
-    times.push(performance.now() - t0);
+  while (ta.length < options.maxRuns && (ta.length < options.minRuns || performance.now() - start < 2 * options.budgetMs)) {
+    let t0 = performance.now();
+    await a.run(batch);
+    ta.push(performance.now() - t0);
+    t0 = performance.now();
+    await b.run(batch);
+    tb.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  return [median(ta), median(tb)];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 export async function benchmark(
@@ -57,8 +67,7 @@ export async function benchmark(
   for (const seqLen of seqLens) {
     for (const batchSize of options.batchSizes) {
       const batch = syntheticBatch(sample, batchSize, seqLen);
-      const sourceMs = await timeRuns(source, batch, options);
-      const compiledMs = await timeRuns(compiled, batch, options);
+      const [sourceMs, compiledMs] = await timePair(source, compiled, batch, options);
       rows.push({
         batchSize,
         seqLen,

@@ -107,11 +107,15 @@ export function int8Tensor(name: string, dims: readonly number[], values: Int8Ar
   return onnx.TensorProto.create({ name, dims: [...dims], dataType: DataType.INT8, rawData: bytesOf(values) });
 }
 
+export function int64Tensor(name: string, values: readonly number[]): TensorProto {
+  return onnx.TensorProto.create({ name, dims: [values.length], dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values, (v) => BigInt(v))) });
+}
+
 export function float16Tensor(name: string, dims: readonly number[], bits: Uint16Array): TensorProto {
   return onnx.TensorProto.create({ name, dims: [...dims], dataType: DataType.FLOAT16, rawData: bytesOf(bits) });
 }
 
-function bytesOf(values: Float32Array | Int8Array | Uint16Array): Uint8Array {
+function bytesOf(values: Float32Array | Int8Array | Uint16Array | BigInt64Array): Uint8Array {
   // ONNX raw_data is little-endian, as are the typed arrays on every platform Node supports.
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }

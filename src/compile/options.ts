@@ -1,8 +1,7 @@
 // `klassify compile` options: validated once here (each error names its flag), then passed on filled in.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
-import { TARGETS, type Target } from '../model/manifest.js';
+import { MODEL_NAME, TARGETS, type Target } from '../model/manifest.js';
 import type { OptimizationLevel } from './optimize.js';
 import { DEFAULT_GATE, type ParityGate } from './parity.js';
 
@@ -29,7 +28,11 @@ export interface CompileOptions {
   version?: string;
   /** Run the benchmark (--no-bench turns it off). Default true. */
   bench?: boolean;
-  /** ONNX Runtime threads for parity and benchmark runs (--threads). Default: cores, at most 4. */
+  /**
+   * ONNX Runtime intra-op threads for the parity and benchmark runs (--threads). Default 1: the pool's
+   * default is one thread per worker, so that is the speed that matters, and a one-thread timing stays
+   * meaningful on a busy machine (two spinning threads on two shared cores do not).
+   */
   threads?: number;
   /** Saved graph optimization level for the CPU targets (--opt-level). Default 'extended' (portable). */
   optimizationLevel?: OptimizationLevel;
@@ -53,13 +56,11 @@ export interface ResolvedCompileOptions {
   gate: ParityGate;
 }
 
-const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
-
 export function resolveCompileOptions(options: CompileOptions): ResolvedCompileOptions {
   if (!(TARGETS as readonly string[]).includes(options.target)) {
     throw new ConfigError(`--target: unknown target "${options.target}"; use one of ${TARGETS.join(', ')}`);
   }
-  if (!NAME.test(options.name)) {
+  if (typeof options.name !== 'string' || !MODEL_NAME.test(options.name)) {
     throw new ConfigError(`--name: "${options.name}" must start with a letter or digit and hold only letters, digits, ".", "_" and "-"`);
   }
   for (const [flag, value] of [['--model', options.model], ['--tokenizer', options.tokenizer]] as const) {
@@ -69,7 +70,7 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
   if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > 8192) {
     throw new ConfigError(`--max-length: expected an integer from 2 to 8192, got ${String(options.maxLength)}`);
   }
-  const threads = options.threads ?? Math.min(4, availableParallelism());
+  const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new ConfigError(`--threads: expected an integer from 1 to 256, got ${String(options.threads)}`);
   const level = options.optimizationLevel ?? 'extended';
   if (!['basic', 'extended', 'all'].includes(level)) throw new ConfigError(`--opt-level: expected basic, extended or all, got "${String(level)}"`);

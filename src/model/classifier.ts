@@ -29,6 +29,23 @@ export interface ModelInfo {
   maxLength: number;
 }
 
+/**
+ * Timings of one batch inside the classifier (one pool task), for metrics: the classifier emits them and
+ * never imports prom-client. Durations in ms; tokens are real tokens, paddedTokens what the model computed.
+ */
+export interface BatchTimings {
+  /** From classify() to a worker taking the batch. */
+  queueMs: number;
+  tokenizeMs: number;
+  /** Model run time (all session.run calls of the batch). */
+  inferenceMs: number;
+  rows: number;
+  tokens: number;
+  paddedTokens: number;
+  /** Model calls the batch took (it is cut by length and token budget). */
+  runs: number;
+}
+
 export interface ClassifierHealth {
   ready: boolean;
   workers: number;
@@ -45,5 +62,7 @@ export interface Classifier {
    */
   classify(texts: readonly string[]): Promise<ClassifyOutcome[]>;
   health(): ClassifierHealth;
+  /** Subscribes to per-batch timings (optional: test doubles need not); returns the unsubscribe function. */
+  onBatch?(listener: (timings: BatchTimings) => void): () => void;
   close(): Promise<void>;
 }

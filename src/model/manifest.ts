@@ -8,6 +8,9 @@ import { ManifestError } from '../errors.js';
 export const TARGETS = ['cpu', 'cpu-int8', 'cuda-fp16'] as const;
 export type Target = (typeof TARGETS)[number];
 
+/** Model names: the folder under compiled-models/. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 const fileInfo = z.object({
@@ -28,7 +31,17 @@ const parity = z.object({
   maxAccuracyDrop: z.number().min(0).max(1),
   passed: z.boolean(),
   forced: z.boolean(),
+  measuredOn: z.enum(['cpu', 'cuda']).optional().describe('execution provider the parity run used (cpu for a cuda-fp16 model compiled without a GPU)'),
 });
+
+const host = z
+  .object({
+    cpu: z.string(),
+    cores: z.number().int().positive(),
+    platform: z.string(),
+    arch: z.string(),
+  })
+  .describe('the machine that compiled the model and measured parity and speed');
 
 const benchRow = z.object({
   batchSize: z.number().int().positive(),
@@ -42,7 +55,8 @@ const benchRow = z.object({
 
 export const manifestSchema = z.object({
   schemaVersion: z.literal(1),
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i),
+  // No /i flag: JSON Schema patterns have no flags, and the generated schema must accept what zod accepts.
+  name: z.string().regex(MODEL_NAME),
   version: z.string().min(1).describe('model version: the first 12 hex digits of the compiled file sha256 unless given'),
   task: z.literal('text-classification'),
   target: z.enum(TARGETS),
@@ -80,6 +94,7 @@ export const manifestSchema = z.object({
       sizeRatio: z.number().positive().describe('compiled file bytes / source file bytes'),
     })
     .optional(),
+  host: host.optional(),
   createdAt: z.string(),
   klassifyVersion: z.string(),
   notes: z.array(z.string()).default([]),

@@ -16,7 +16,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
   const { config, pipeline, classifier } = app;
   const metrics = new Metrics();
   metrics.observePipeline(pipeline);
-  metrics.observeClassifier(classifier);
+  const unsubscribe = metrics.observeClassifier(classifier);
   const live = new LiveStats(pipeline, classifier, config.pipeline.outputTopic);
   const server = new ObserveServer({
     host: config.metrics.host,
@@ -58,6 +58,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
     metrics,
     stop: async () => {
       clearInterval(tick);
+      unsubscribe();
       clearInterval(lagTimer);
       await lagMonitor.close().catch(() => undefined);
       await server.close();

@@ -2,19 +2,11 @@
 // hot path; names take the klassify_ prefix and a unit suffix; failure labels come from the fixed set of
 // error codes.
 import client, { type Registry } from 'prom-client';
-import type { Classifier } from '../model/classifier.js';
+import type { BatchTimings, Classifier } from '../model/classifier.js';
 import type { Pipeline } from '../pipeline.js';
 import { DURATION_BUCKETS, SIZE_BUCKETS, TOKEN_BUCKETS } from './buckets.js';
 import type { GroupLag } from './lag.js';
 import { STATUS_SEVERITY } from './lag-status.js';
-
-export interface StageTimings {
-  tokenizeMs: number;
-  inferenceMs: number;
-  queueMs: number;
-  rows: number;
-  tokens: number;
-}
 
 export class Metrics {
   readonly registry: Registry;
@@ -97,15 +89,14 @@ export class Metrics {
     pipeline.on('error', (e) => this.errors.inc({ stage: e.stage }));
   }
 
-  observeClassifier(classifier: Classifier): void {
+  /** Model info, and worker-side timings when the classifier reports them; returns the unsubscribe. */
+  observeClassifier(classifier: Classifier): () => void {
     const m = classifier.model;
     this.modelInfo.set({ name: m.name, version: m.version, target: m.target }, 1);
-  }
-
-  /** Worker-side timings, when the pool reports them. */
-  observeStage(t: StageTimings): void {
-    this.poolTokenize.observe(t.tokenizeMs / 1000);
-    this.poolInference.observe(t.inferenceMs / 1000);
+    return classifier.onBatch?.((t: BatchTimings) => {
+      this.poolTokenize.observe(t.tokenizeMs / 1000);
+      this.poolInference.observe(t.inferenceMs / 1000);
+    }) ?? (() => undefined);
   }
 
   /** Refreshes gauges that are sampled rather than evented (called before each scrape). */

@@ -1,7 +1,7 @@
 // The HTTP side of klassify: /metrics (Prometheus), /healthz (alive), /readyz (group joined and model
 // loaded), / (the live dashboard) and /events (its Server-Sent Events stream). Bound to 127.0.0.1 by
-// default; with a token, every request needs "Authorization: Bearer <token>" (or ?token= for browsers,
-// whose EventSource cannot set headers).
+// default; with a token, every request but the two probes needs "Authorization: Bearer <token>" (or
+// ?token= for browsers, whose EventSource cannot set headers).
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,14 +71,22 @@ export class ObserveServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  #authorized(req: IncomingMessage, url: URL): boolean {
+  /** 'query' when the token came in the URL: the page then gets it as a cookie for its scripts and stream. */
+  #authorized(req: IncomingMessage, url: URL): false | 'header' | 'query' | 'cookie' | 'open' {
     const token = this.#o.token;
-    if (token === undefined || token === '') return true;
+    if (token === undefined || token === '') return 'open';
+    const matches = (given: string): boolean => {
+      const a = Buffer.from(given);
+      const b = Buffer.from(token);
+      return a.length === b.length && timingSafeEqual(a, b);
+    };
     const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    if (header.startsWith('Bearer ') && matches(header.slice(7))) return 'header';
+    const query = url.searchParams.get('token');
+    if (query !== null && matches(query)) return 'query';
+    const cookie = /(?:^|;\s*)klassify_token=([^;]*)/.exec(req.headers.cookie ?? '')?.[1];
+    if (cookie !== undefined && matches(decodeURIComponent(cookie))) return 'cookie';
+    return false;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,9 +95,15 @@ export class ObserveServer {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (!this.#authorized(req, url)) {
+    // Liveness and readiness stay open: orchestrator probes rarely carry tokens, and they reveal nothing.
+    const open = url.pathname === '/healthz' || url.pathname === '/readyz';
+    const auth = open ? 'open' : this.#authorized(req, url);
+    if (auth === false) {
       res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
       return;
+    }
+    if (auth === 'query') {
+      res.setHeader('set-cookie', `klassify_token=${encodeURIComponent(this.#o.token ?? '')}; HttpOnly; SameSite=Strict; Path=/`);
     }
     switch (url.pathname) {
       case '/metrics': {

@@ -17,7 +17,18 @@ class FakeClock implements Clock {
   clearTimeout(handle: unknown): void {
     this.timers = this.timers.filter((t) => t.id !== handle);
   }
+  deferred: (() => void)[] = [];
+  defer(fn: () => void): void {
+    this.deferred.push(fn);
+  }
+  /** Ends the current burst: runs what add() deferred. */
+  settle(): void {
+    const d = this.deferred;
+    this.deferred = [];
+    for (const fn of d) fn();
+  }
   advance(ms: number): void {
+    this.settle();
     this.t += ms;
     const due = this.timers.filter((t) => t.at <= this.t);
     this.timers = this.timers.filter((t) => t.at > this.t);
@@ -39,6 +50,7 @@ function harness(options: { maxSize?: number; maxTokens?: number; maxWaitMs?: nu
     clock,
   );
   const finishOne = async (): Promise<void> => {
+    clock.settle();
     finishers.shift()?.();
     await Promise.resolve();
     await Promise.resolve();
@@ -47,16 +59,27 @@ function harness(options: { maxSize?: number; maxTokens?: number; maxWaitMs?: nu
 }
 
 describe('MicroBatcher', () => {
+  it('a burst of records added together becomes one batch, not singles', () => {
+    const { clock, batches, batcher } = harness({ slots: 3, maxSize: 10 });
+    for (let i = 1; i <= 5; i++) batcher.add(i, 10);
+    clock.settle();
+    expect(batches).toEqual([[1, 2, 3, 4, 5]]);
+  });
+
   it('at low load a record goes out at once, alone', () => {
-    const { batches, batcher } = harness({ slots: 2 });
+    const { clock, batches, batcher } = harness({ slots: 2 });
     batcher.add(1, 10);
+    expect(batches).toEqual([]);
+    clock.settle();
     expect(batches).toEqual([[1]]);
   });
 
   it('while every slot is busy, records gather into one batch up to maxSize', async () => {
-    const { batches, batcher, finishOne } = harness({ slots: 1, maxSize: 3 });
+    const { clock, batches, batcher, finishOne } = harness({ slots: 1, maxSize: 3 });
     batcher.add(1, 10);
+    clock.settle();
     for (let i = 2; i <= 8; i++) batcher.add(i, 10);
+    clock.settle();
     expect(batches).toEqual([[1]]);
     await finishOne();
     expect(batches).toEqual([[1], [2, 3, 4]]);
@@ -68,8 +91,9 @@ describe('MicroBatcher', () => {
   });
 
   it('closes a batch before its padded token cost passes maxTokens', async () => {
-    const { batches, batcher, finishOne } = harness({ slots: 1, maxSize: 100, maxTokens: 100 });
+    const { clock, batches, batcher, finishOne } = harness({ slots: 1, maxSize: 100, maxTokens: 100 });
     batcher.add(0, 1); // occupies the slot
+    clock.settle();
     batcher.add(1, 20);
     batcher.add(2, 20);
     batcher.add(3, 20);
@@ -92,9 +116,10 @@ describe('MicroBatcher', () => {
   });
 
   it('a full batch goes out without waiting', () => {
-    const { batches, batcher } = harness({ slots: 1, maxWaitMs: 1000, maxSize: 2 });
+    const { clock, batches, batcher } = harness({ slots: 1, maxWaitMs: 1000, maxSize: 2 });
     batcher.add(1, 10);
     batcher.add(2, 10);
+    clock.settle();
     expect(batches).toEqual([[1, 2]]);
   });
 
@@ -110,8 +135,9 @@ describe('MicroBatcher', () => {
   });
 
   it('discard drops undispatched records of revoked partitions', async () => {
-    const { batches, batcher, finishOne } = harness({ slots: 1, maxSize: 10 });
+    const { clock, batches, batcher, finishOne } = harness({ slots: 1, maxSize: 10 });
     batcher.add(1, 10);
+    clock.settle();
     for (let i = 2; i <= 6; i++) batcher.add(i, 10);
     expect(batcher.discard((v) => v % 2 === 0).sort()).toEqual([3, 5]);
     await finishOne();
@@ -119,8 +145,9 @@ describe('MicroBatcher', () => {
   });
 
   it('setMaxSize applies to the open batch', async () => {
-    const { batches, batcher, finishOne } = harness({ slots: 1, maxSize: 10 });
+    const { clock, batches, batcher, finishOne } = harness({ slots: 1, maxSize: 10 });
     batcher.add(1, 10);
+    clock.settle();
     for (let i = 2; i <= 5; i++) batcher.add(i, 10);
     batcher.setMaxSize(2);
     await finishOne();

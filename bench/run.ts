@@ -1,0 +1,303 @@
+// `npm run bench [-- --quick]`: the pipeline measured against the hardware's limit and a naive baseline,
+// on this machine, with the shipped model, in one run. Figures that are compared are ratios taken within
+// this run (the machines are shared and noisy). Writes bench/results/<timestamp>.{json,md,svg}.
+//
+// Phases (never two at once):
+//   1 limit     raw in-process throughput of the compiled model, all cores, length-sorted, batch sweep
+//   2 pool      the inference pool's throughput against that limit, and its dispatch overhead
+//   3 e2e       Kafka → klassify (its own process) → Kafka, draining a backlog: max sustainable rate
+//   4 latency   open-loop load at 25 / 50 / 75 % of (3): p50 / p95 / p99 / max, input time → output append
+//   5 naive     a per-message fp32 eachMessage consumer padded to max length (what a user writes first)
+//   6 fp32/int8 in-process throughput of the fp32 model against int8, and file sizes
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { ModelRunner } from '../inference-pool/model-runner.js';
+import { sessionOptionsFor } from '../inference-pool/session-options.js';
+import { DEFAULT_MODEL } from '../src/config-knobs.js';
+import { loadManifest, type LoadedModel } from '../src/model/manifest.js';
+import { packageRoot } from '../src/paths.js';
+import { PostGenerator } from '../src/produce/generator.js';
+import { defaultHome } from '../src/paths.js';
+import { kafkaDown, kafkaUp } from '../src/services/kafka.js';
+import { dequantizeFile } from './dequantize.js';
+import {
+  benchKafka, benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess,
+} from './kafka-phases.js';
+import { benchPool } from './pool.js';
+import { check, latencySvg, targetsTable, type LatencyPoint, type Target } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    model: { type: 'string' },
+    brokers: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+const quick = args.quick === true;
+const P = {
+  sweepTexts: quick ? 512 : 2048,
+  poolTexts: quick ? 1024 : 4096,
+  poolRounds: quick ? 1 : 3,
+  drain: quick ? 4000 : 20000,
+  latencySeconds: quick ? 8 : 30,
+  naive: quick ? 150 : 600,
+  partitions: 6,
+};
+const cores = availableParallelism();
+const modelDir = args.model ?? join(packageRoot, DEFAULT_MODEL);
+const outDir = args.out ?? join(packageRoot, 'bench', 'results');
+
+const bars = new cliProgress.MultiBar({ format: '{phase} [{bar}] {percentage}% {note}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+const phaseBar = bars.create(6, 0, { phase: 'bench'.padEnd(10), note: '' });
+function phase(n: number, name: string): void {
+  phaseBar.update(n, { phase: name.padEnd(10), note: `phase ${n + 1}/6` });
+}
+function log(line: string): void {
+  bars.log(`${line}\n`);
+}
+
+function texts(n: number, seed: number): string[] {
+  const gen = new PostGenerator(seed, 't');
+  return Array.from({ length: n }, () => gen.next().text);
+}
+
+async function runner(model: LoadedModel, modelPath: string, threads: number): Promise<ModelRunner> {
+  const { manifest } = model;
+  const { runner: r } = await ModelRunner.load({
+    kind: 'init',
+    slot: -1,
+    model: { modelPath, tokenizerPath: model.tokenizerPath, labels: manifest.labels, maxLength: manifest.maxLength, inputs: manifest.inputs, output: manifest.output },
+    session: sessionOptionsFor({ manifest, threadsPerWorker: threads, pinning: undefined, gpu: undefined, oversubscribed: false, logSeverityLevel: 3 }),
+    gpu: undefined,
+    pinning: undefined,
+    maxBatchTokens: 8192,
+    maxRowsPerCall: 1024,
+  });
+  return r;
+}
+
+/** Texts per second of one in-process runner over `batchSize`-text calls. */
+async function throughput(r: ModelRunner, all: readonly string[], batchSize: number): Promise<number> {
+  await r.classify(all.slice(0, batchSize)); // warm this shape
+  const t0 = performance.now();
+  for (let i = 0; i < all.length; i += batchSize) await r.classify(all.slice(i, i + batchSize));
+  return all.length / ((performance.now() - t0) / 1000);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const model = loadManifest(modelDir);
+  const m = model.manifest;
+  const started = new Date();
+  const results: Record<string, unknown> = {
+    startedAt: started.toISOString(),
+    quick,
+    machine: { cores, node: process.version, platform: `${process.platform}-${process.arch}` },
+    model: { name: m.name, version: m.version, target: m.target, dir: modelDir },
+  };
+  log(`klassify bench${quick ? ' (quick)' : ''}: ${m.name} ${m.version} (${m.target}) on ${cores} cores`);
+
+  // 1. The limit: one session using every core, length-sorted calls, batch sweep.
+  phase(0, 'limit');
+  const sweepTexts = texts(P.sweepTexts, 11);
+  const limitRunner = await runner(model, model.modelPath, cores);
+  const sweep: { batchSize: number; textsPerSec: number }[] = [];
+  for (const b of [1, 8, 16, 32, 64]) {
+    const n = b === 1 ? Math.min(256, sweepTexts.length) : sweepTexts.length;
+    sweep.push({ batchSize: b, textsPerSec: Math.round(await throughput(limitRunner, sweepTexts.slice(0, n), b)) });
+  }
+  await limitRunner.release();
+  const limit = Math.max(...sweep.map((s) => s.textsPerSec));
+  results.limit = { sweep, textsPerSec: limit, threads: cores };
+  log(`limit: ${limit} texts/s (best of sweep ${sweep.map((s) => `B${s.batchSize}=${s.textsPerSec}`).join(' ')})`);
+
+  // 2. The pool against the limit, as the pool benchmark measures it (alternating rounds).
+  phase(1, 'pool');
+  const pool = await benchPool({ modelDir, texts: texts(P.poolTexts, 12), rounds: P.poolRounds });
+  results.pool = pool;
+  log(`pool: ${pool.poolTextsPerSec} texts/s = ${(pool.ratio * 100).toFixed(1)}% of its in-run limit; dispatch p50 ${pool.dispatch.noopRoundTripMs.p50} ms`);
+
+  // 3-5 need Kafka: the user's (--brokers) or the embedded one, on its own instance.
+  const instance = `bench-${process.pid}`;
+  const brokers = args.brokers ? args.brokers.split(',') : [(await kafkaUp({ home: defaultHome(), instance, port: 0, controllerPort: 0 })).bootstrap as string];
+  const kafka = benchKafka(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    // 3. Max sustainable throughput: drain a backlog; the rate between the first and last result append.
+    phase(2, 'e2e');
+    const tDrain = benchTopics('drain');
+    await createTopics(admin, tDrain, P.partitions);
+    await fillBacklog(kafka, tDrain.input, P.drain);
+    const drainBar = bars.create(P.drain, 0, { phase: '  drain'.padEnd(10), note: '' });
+    const proc = await startPipelineProcess(brokers, tDrain, ['--model', modelDir]);
+    const drained = await observeOutput(kafka, tDrain, P.drain, 600_000, (n) => drainBar.update(n));
+    const pipelineRss = proc.peakRssBytes();
+    await proc.stop();
+    bars.remove(drainBar);
+    const span = (Math.max(...drained.appendTimes) - Math.min(...drained.appendTimes)) / 1000;
+    const e2e = (drained.appendTimes.length - 1) / span;
+    results.e2e = { records: drained.appendTimes.length, seconds: span, recordsPerSec: Math.round(e2e), peakRssBytes: pipelineRss, partitions: P.partitions };
+    log(`e2e: ${Math.round(e2e)} records/s (${(e2e / limit * 100).toFixed(1)}% of the limit), pipeline peak RSS ${(pipelineRss / 2 ** 20).toFixed(0)} MB`);
+
+    // 4. Latency at fixed open-loop rates.
+    phase(3, 'latency');
+    const latency: LatencyPoint[] = [];
+    for (const fraction of [0.25, 0.5, 0.75]) {
+      const rate = Math.max(1, Math.round(e2e * fraction));
+      const t = benchTopics(`lat${Math.round(fraction * 100)}`);
+      await createTopics(admin, t, P.partitions);
+      const p = await startPipelineProcess(brokers, t, ['--model', modelDir]);
+      // Warm up the path (connections, JIT, ORT arenas) before measuring.
+      await openLoopLoad(kafka, t.input, rate, 2, 90);
+      const warm = Math.round(rate * 2);
+      const load = openLoopLoad(kafka, t.input, rate, P.latencySeconds, 91);
+      const seen = await observeOutput(kafka, t, warm + Math.round(rate * P.latencySeconds), 120_000 + P.latencySeconds * 2000);
+      const { behindMs } = await load;
+      await p.stop();
+      const measured = seen.latenciesMs.slice(warm);
+      const pc = percentiles(measured);
+      latency.push({ loadFraction: fraction, ratePerSec: rate, ...pc });
+      log(`latency @${fraction * 100}% (${rate}/s): p50 ${pc.p50} ms, p95 ${pc.p95} ms, p99 ${pc.p99} ms, max ${pc.max} ms (${pc.count} records; load generator at most ${behindMs} ms behind)`);
+    }
+    results.latency = latency;
+
+    // 5. The naive baseline, its own process, fp32 model padded to max length.
+    phase(4, 'naive');
+    const fp32 = fp32Model(model);
+    const tNaive = benchTopics('naive');
+    await createTopics(admin, tNaive, P.partitions);
+    await fillBacklog(kafka, tNaive.input, P.naive);
+    const naive = await runNaive(brokers, tNaive, fp32.path, model, P.naive);
+    results.naive = { ...naive, model: fp32.note };
+    log(`naive: ${naive.perSecond.toFixed(1)} records/s, peak RSS ${(naive.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
+
+    // 6. fp32 against int8, in process, same texts and batching.
+    phase(5, 'fp32/int8');
+    const cmpTexts = texts(quick ? 512 : 1536, 13);
+    const int8Runner = await runner(model, model.modelPath, cores);
+    const fp32Runner = await runner(model, fp32.path, cores);
+    const rates = { int8: [] as number[], fp32: [] as number[] };
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      rates.int8.push(await throughput(int8Runner, cmpTexts, 32));
+      rates.fp32.push(await throughput(fp32Runner, cmpTexts, 32));
+    }
+    await int8Runner.release();
+    await fp32Runner.release();
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const sizeRatio = m.result.bytes / m.source.bytes;
+    results.precision = { int8TextsPerSec: Math.round(med(rates.int8)), fp32TextsPerSec: Math.round(med(rates.fp32)), speedup: med(rates.int8) / med(rates.fp32), int8Bytes: m.result.bytes, fp32SourceBytes: m.source.bytes, sizeRatio, fp32Model: fp32.note };
+    log(`int8 ${Math.round(med(rates.int8))} vs fp32 ${Math.round(med(rates.fp32))} texts/s = ${(med(rates.int8) / med(rates.fp32)).toFixed(2)}x; file ${(sizeRatio * 100).toFixed(1)}% of fp32`);
+
+    phase(6, 'report');
+    const half = latency.find((l) => l.loadFraction === 0.5);
+    const targets: Target[] = [
+      check('End-to-end vs limit', '>= 90% of the limit', (e2e / limit) * 100, '%', (v) => v >= 90),
+      check('p50 latency at 50% load', '<= 8 ms', half?.p50 ?? null, 'ms', (v) => v <= 8),
+      check('p99 latency at 50% load', '<= 25 ms', half?.p99 ?? null, 'ms', (v) => v <= 25),
+      check('Speedup over the naive consumer', '>= 15x', e2e / naive.perSecond, 'x', (v) => v >= 15),
+      check('int8 over fp32 throughput', '>= 2.5x', med(rates.int8) / med(rates.fp32), 'x', (v) => v >= 2.5),
+      check('int8 file size vs fp32', '<= 35%', sizeRatio * 100, '%', (v) => v <= 35),
+      check('Pool vs limit', '>= 95% (pool bench, alternating rounds)', pool.ratio * 100, '%', (v) => v >= 95),
+      check('Dispatch overhead per task', '< 0.2 ms', pool.dispatch.noopRoundTripMs.p50, 'ms', (v) => v < 0.2),
+    ];
+    results.targets = targets;
+    const stamp = started.toISOString().replace(/[:.]/g, '-');
+    const svg = latencySvg(latency, `klassify ${m.name} (${m.target}) on ${cores} cores: latency against load`);
+    writeFileSync(join(outDir, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(outDir, `${stamp}.svg`), svg);
+    writeFileSync(join(outDir, `${stamp}.md`), markdown(results, targets, latency, sweep, `${stamp}.svg`));
+    bars.stop();
+    process.stdout.write(`${targetsTable(targets)}\n\nwrote ${join(outDir, `${stamp}.md`)} (+ .json, .svg)\n`);
+  } finally {
+    await admin.disconnect();
+    if (!args.brokers) await kafkaDown({ home: defaultHome(), instance, purge: true });
+  }
+}
+
+function fp32Model(model: LoadedModel): { path: string; note: string } {
+  const given = process.env.KLASSIFY_FP32_MODEL;
+  if (given && existsSync(given)) return { path: given, note: `fp32 source model ${given}` };
+  const dir = join(defaultHome(), 'bench');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${model.manifest.name}-${model.manifest.version}-fp32.onnx`);
+  if (!existsSync(path)) dequantizeFile(model.modelPath, path);
+  return { path, note: `fp32 rebuilt from the int8 model (same graph and shapes as the fp32 source, weights rounded to int8 steps; ${statSync(path).size} bytes): the fine-tuned fp32 source is not shipped` };
+}
+
+async function runNaive(brokers: string[], t: ReturnType<typeof benchTopics>, modelPath: string, model: LoadedModel, count: number): Promise<{ processed: number; seconds: number; perSecond: number; peakRssBytes: number }> {
+  const script = join(packageRoot, 'dist', 'bench', 'naive-consumer.js');
+  const child = spawn(process.execPath, [script, '--brokers', brokers.join(','), '--input', t.input, '--output', t.output, '--group', t.group, '--model', modelPath,
+    '--tokenizer', model.tokenizerPath, '--labels', model.manifest.labels.join(','), '--max-length', String(model.manifest.maxLength), '--count', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`naive consumer failed (${code}): ${err}`);
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { processed: number; seconds: number; perSecond: number; peakRssBytes: number };
+}
+
+function markdown(r: Record<string, unknown>, targets: Target[], latency: LatencyPoint[], sweep: { batchSize: number; textsPerSec: number }[], svg: string): string {
+  const e2e = r.e2e as { recordsPerSec: number; peakRssBytes: number; records: number; seconds: number };
+  const naive = r.naive as { perSecond: number; peakRssBytes: number; model: string };
+  const precision = r.precision as { int8TextsPerSec: number; fp32TextsPerSec: number; speedup: number; sizeRatio: number; int8Bytes: number; fp32SourceBytes: number; fp32Model: string };
+  const pool = r.pool as { poolTextsPerSec: number; limitTextsPerSec: number; ratio: number; dispatch: { noopRoundTripMs: { p50: number } }; memory: { perWorkerMb: number; rssMb: number }; note: string };
+  const limit = r.limit as { textsPerSec: number };
+  const machine = r.machine as { cores: number; node: string };
+  const model = r.model as { name: string; version: string; target: string };
+  return `# klassify benchmark — ${String(r.startedAt)}${r.quick ? ' (quick)' : ''}
+
+Model ${model.name} ${model.version} (${model.target}); ${machine.cores} cores; Node ${machine.node}. Ratios are
+taken within this run: the machine is shared, absolute figures drift between runs.
+
+## Targets
+
+${targetsTable(targets)}
+
+## Figures
+
+| | records (texts) / s | vs limit |
+|---|---|---|
+| Limit: in-process, one session on all cores, length-sorted (best of sweep) | ${limit.textsPerSec} | 100% |
+| Inference pool (pool bench's own in-run limit: ${pool.limitTextsPerSec}) | ${pool.poolTextsPerSec} | ${(pool.ratio * 100).toFixed(1)}% of its limit |
+| End to end, Kafka → klassify → Kafka (${e2e.records} records in ${e2e.seconds.toFixed(1)} s) | ${e2e.recordsPerSec} | ${((e2e.recordsPerSec / limit.textsPerSec) * 100).toFixed(1)}% |
+| Naive per-message fp32 consumer | ${naive.perSecond.toFixed(1)} | ${((naive.perSecond / limit.textsPerSec) * 100).toFixed(1)}% |
+
+Speedup over naive: **${(e2e.recordsPerSec / naive.perSecond).toFixed(1)}x**.
+
+Limit by batch size: ${sweep.map((s) => `B=${s.batchSize}: ${s.textsPerSec}/s`).join(', ')}.
+
+## Latency (input record time → result append time, open loop)
+
+| load | rate /s | p50 ms | p95 ms | p99 ms | max ms | records |
+|---|---|---|---|---|---|---|
+${latency.map((l) => `| ${l.loadFraction * 100}% | ${l.ratePerSec} | ${l.p50} | ${l.p95} | ${l.p99} | ${l.max} | ${l.count} |`).join('\n')}
+
+![latency against load](${svg})
+
+## int8 against fp32
+
+int8 ${precision.int8TextsPerSec} texts/s, fp32 ${precision.fp32TextsPerSec} texts/s: **${precision.speedup.toFixed(2)}x**. File ${precision.int8Bytes} bytes
+against ${precision.fp32SourceBytes} bytes fp32 source: **${(precision.sizeRatio * 100).toFixed(1)}%**. fp32 model: ${precision.fp32Model}.
+
+## Memory (peak RSS)
+
+| process | peak RSS |
+|---|---|
+| klassify start (pipeline + ${machine.cores} workers) | ${(e2e.peakRssBytes / 2 ** 20).toFixed(0)} MB |
+| naive consumer (fp32) | ${(naive.peakRssBytes / 2 ** 20).toFixed(0)} MB |
+| pool bench: per worker / whole process | ${pool.memory.perWorkerMb} MB / ${pool.memory.rssMb} MB |
+
+Pool bench: ${pool.note}. Naive model: ${naive.model}.
+`;
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,13 @@
+// Test hooks of the inference pool; nothing in the product imports this file. A fault rides on the next
+// classify task to the worker, which obeys it on the first `attempts` attempts (see messages.ts Fault):
+//   { mode: 'exit',  attempts: 1 }  the worker thread dies; the retry on another worker succeeds
+//   { mode: 'throw', attempts: 2 }  both attempts throw; every text fails with KLS_ERR_INFERENCE
+//   { mode: 'hang',  attempts: 1 }  the worker blocks until taskTimeoutMs terminates it
+import type { Fault } from './messages.js';
+import { kArmFault, type InferencePool } from './pool.js';
+
+export type { Fault };
+
+export function injectFault(pool: InferencePool, fault: Fault): void {
+  pool[kArmFault](fault);
+}

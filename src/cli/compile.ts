@@ -1,0 +1,52 @@
+// klassify compile: turn an ONNX text classifier into compiled-models/<name>/<target>/ (see src/compile).
+import { Command, Option } from 'commander';
+import { compileModel, progressFor, quantizeDynamicInt8, type CompileDeps } from '../compile/index.js';
+import { TARGETS } from '../model/manifest.js';
+import { info, printJson } from './output.js';
+
+export function compileCommand(): Command {
+  return new Command('compile')
+    .description('optimize / quantize an ONNX text classifier for a target, check accuracy parity, benchmark, and write compiled-models/<name>/<target>/')
+    .requiredOption('--model <file>', 'source ONNX model: int64 input_ids (+ attention_mask, token_type_ids) in, float32 logits [batch, labels] out')
+    .requiredOption('--tokenizer <file>', "the model's Hugging Face tokenizer.json")
+    .requiredOption('--labels <list>', 'label names in logit order, "a,b,c", or a labels.json file holding an array')
+    .requiredOption('--target <target>', `${TARGETS.join(' | ')}`)
+    .requiredOption('--name <name>', 'model name: the folder under --out')
+    .option('--out <dir>', 'root folder of compiled models', 'compiled-models')
+    .option('--eval <file>', 'JSONL evaluation set, lines {"text","label"} (accuracy) or {"text"} (agreement); default: built-in English texts')
+    .option('--max-length <n>', 'most tokens per text, special tokens included (at most the model\'s position embeddings)', '128')
+    .option('--force', 'write the model even when it fails the parity gate (manifest parity.forced=true)')
+    .option('--version <version>', "model version in the manifest (default: the compiled file's sha256, 12 digits)")
+    .option('--no-bench', 'skip the benchmark')
+    .option('--threads <n>', 'ONNX Runtime threads for the parity and benchmark runs (default 1, as in one pool worker)')
+    .addOption(new Option('--opt-level <level>', 'saved graph optimization for the cpu targets: extended (portable) or all (this CPU kind only)').choices(['extended', 'all']).default('extended'))
+    .option('--json', 'print the manifest as JSON on stdout instead of the folder path')
+    // Hidden: corrupts the int8 scales so end-to-end tests can watch the parity gate refuse a broken model.
+    .addOption(new Option('--x-damage-int8-scales').hideHelp())
+    .action(async (opts: Record<string, unknown>) => {
+      const deps: CompileDeps = { progress: progressFor(process.stderr) };
+      if (opts.xDamageInt8Scales === true) {
+        deps.quantize = (model, options) => quantizeDynamicInt8(model, { ...options, perturbScales: (s) => s.forEach((v, i) => (s[i] = v * (i % 2 === 0 ? 4 : 0.25))) });
+      }
+      const result = await compileModel({
+        model: opts.model as string,
+        tokenizer: opts.tokenizer as string,
+        labels: opts.labels as string,
+        target: opts.target as string,
+        name: opts.name as string,
+        out: opts.out as string,
+        evalSet: opts.eval as string | undefined,
+        maxLength: Number(opts.maxLength),
+        force: opts.force === true,
+        version: opts.version as string | undefined,
+        bench: opts.bench !== false,
+        threads: opts.threads === undefined ? undefined : Number(opts.threads),
+        optimizationLevel: opts.optLevel as 'extended' | 'all',
+      }, deps);
+      const { parity } = result.manifest;
+      if (parity) info(`parity: ${(parity.agreement * 100).toFixed(2)}% agreement on ${parity.count} texts${parity.forced ? ' (FAILED, forced)' : ''}`);
+      if (!result.manifest.verifiedOnTarget) info(`note: ${result.manifest.target} was not verified on its target hardware (no GPU here); see report.md`);
+      if (opts.json === true) printJson(result.manifest);
+      else process.stdout.write(`${result.dir}\n`);
+    });
+}

@@ -1,0 +1,43 @@
+// Does this CPU's int8 GEMM saturate? Asked of ONNX Runtime directly, with a one-node model.
+//
+// DynamicQuantizeMatMul multiplies uint8 activations by int8 weights. On x86 CPUs without VNNI, ONNX
+// Runtime's kernel uses vpmaddubsw, which adds pairs of u8×s8 products into a signed 16-bit lane: two
+// products of 255×127 (64770) overflow it and are clamped to 32767. With weights limited to 7 bits
+// ([-63, 63]) a pair is at most 255×63×2 = 32130 and cannot overflow. Measured on the 2-core EPYC VM this
+// project runs on: the probe below returns 32.4 instead of 64, i.e. the kernel saturates (its
+// /proc/cpuinfo lists AVX2 but no VNNI), and on a MiniLM classifier full-range weights lost ~0.5-6 points
+// of label agreement to it.
+import * as ort from 'onnxruntime-node';
+import { encodeModel, floatTensor, int8Tensor, makeNode, onnx } from './onnx-graph.js';
+
+let cached: Promise<boolean> | undefined;
+
+/** True when int8 weights must stay within 7 bits on this machine (see above). Cached per process. */
+export function int8KernelSaturates(): Promise<boolean> {
+  cached ??= probe();
+  return cached;
+}
+
+async function probe(): Promise<boolean> {
+  const k = 64;
+  const n = 4;
+  const tensor = (name: string, dims: number[]): InstanceType<typeof onnx.ValueInfoProto> =>
+    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const graph = onnx.GraphProto.create({
+    name: 'int8-saturation-probe',
+    node: [makeNode('DynamicQuantizeMatMul', ['A', 'W', 'S'], ['Y'], 'probe', 'com.microsoft')],
+    initializer: [int8Tensor('W', [k, n], new Int8Array(k * n).fill(127)), floatTensor('S', [n], new Float32Array(n).fill(1 / 127))],
+    input: [tensor('A', [1, k])],
+    output: [tensor('Y', [1, n])],
+  });
+  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }], graph });
+  const session = await ort.InferenceSession.create(encodeModel(model), { logSeverityLevel: 3 });
+  try {
+    // A = 1 everywhere quantizes to 255; W = 1 to 127 with scale 1/127: exact result 64.
+    const out = await session.run({ A: new ort.Tensor('float32', new Float32Array(k).fill(1), [1, k]) });
+    const y = (out.Y?.data as Float32Array | undefined)?.[0] ?? 0;
+    return Math.abs(y - k) > 1;
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,163 @@
+// What each target does to the source graph. Every build returns the compiled bytes plus what the
+// manifest and report need to say about them.
+//
+//   cpu        ORT optimization at the chosen level, saved.
+//   cpu-int8   ORT basic (constant folding, so Linear weights are plain initializers) → TS int8 quantization
+//              → ORT optimization at the chosen level (fusions around the new nodes), saved.
+//   cuda-fp16  ORT basic → TS fp16 conversion. No CPU-level fusions are baked in: the CUDA session applies
+//              its own when it loads the model, and CPU-fused contrib ops may lack fp16 CUDA kernels.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelManifest, Target } from '../model/manifest.js';
+import { activationRanges, type CalibrationInput } from './calibrate.js';
+import { DEFAULT_FP32_OPS, convertToFp16 } from './fp16.js';
+import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
+import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
+import { int8KernelSaturates } from './int8-kernel.js';
+import { planInt8, plannedActivations } from './int8-plan.js';
+import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
+import { discoverTensorTypes } from './value-types.js';
+
+export type Quantizer = (model: ModelProto, options: QuantizeInt8Options) => QuantizeInt8Report;
+
+export interface BuildContext {
+  source: Uint8Array;
+  workDir: string;
+  level: OptimizationLevel;
+  threads: number;
+  quantize: Quantizer;
+  /** Texts (and how to feed them) whose activations calibrate int8 smoothing. */
+  calibration: Omit<CalibrationInput, 'threads'>;
+  /** Announces each step of the build (progress). */
+  step: (label: string) => void;
+}
+
+export interface TargetBuild {
+  bytes: Uint8Array;
+  /** Human-readable account of each step taken, for report.md. */
+  done: string[];
+  optimization: ModelManifest['optimization'];
+  quantization: ModelManifest['quantization'];
+  executionProvider: ModelManifest['executionProvider'];
+  verifiedOnTarget: boolean;
+  notes: string[];
+}
+
+/** How many steps a target's build announces (for the progress total). */
+export function buildSteps(target: Target): number {
+  return target === 'cpu' ? 1 : 2 + (target === 'cpu-int8' ? 1 : 0);
+}
+
+export function buildTarget(target: Target, ctx: BuildContext): Promise<TargetBuild> {
+  switch (target) {
+    case 'cpu':
+      return buildCpu(ctx);
+    case 'cpu-int8':
+      return buildCpuInt8(ctx);
+    case 'cuda-fp16':
+      return buildCudaFp16(ctx);
+  }
+}
+
+async function ortPass(ctx: BuildContext, model: Uint8Array, level: OptimizationLevel, file: string): Promise<Uint8Array> {
+  const path = join(ctx.workDir, file);
+  await optimizeWithOrt(model, path, level, ctx.threads);
+  return readFileSync(path);
+}
+
+function optimization(level: OptimizationLevel): ModelManifest['optimization'] {
+  const portable = isPortable(level);
+  return {
+    level,
+    portable,
+    note: portable
+      ? `ONNX Runtime '${level}' graph optimizations saved in the file: standard and contrib ops only, loads on any CPU`
+      : "ONNX Runtime 'all' optimizations can bake hardware-specific layouts/kernels into the saved graph: load it on the same CPU kind it was compiled on",
+  };
+}
+
+async function buildCpu(ctx: BuildContext): Promise<TargetBuild> {
+  ctx.step(`optimize graph (${ctx.level})`);
+  const bytes = await ortPass(ctx, ctx.source, ctx.level, 'optimized.onnx');
+  return {
+    bytes,
+    done: [`Optimized the graph with ONNX Runtime ('${ctx.level}' level: constant folding, redundant-node removal, operator fusions) and saved the result; weights stay fp32.`],
+    optimization: optimization(ctx.level),
+    quantization: { kind: 'none', details: 'fp32 weights, as in the source' },
+    executionProvider: 'cpu',
+    verifiedOnTarget: true,
+    notes: [],
+  };
+}
+
+async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
+  ctx.step('constant-fold graph (basic)');
+  const folded = await ortPass(ctx, ctx.source, 'basic', 'folded.onnx');
+  ctx.step('calibrate and quantize weights to int8');
+  const model = decodeModel(folded, 'constant-folded model');
+  const ranges = await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads });
+  const reduceRange = await int8KernelSaturates();
+  const q = ctx.quantize(model, { smoothing: { ranges }, reduceRange });
+  const bits = reduceRange ? '7-bit ([-63, 63])' : '8-bit ([-127, 127])';
+  ctx.step(`optimize graph (${ctx.level})`);
+  const bytes = await ortPass(ctx, encodeModel(model), ctx.level, 'optimized.onnx');
+  const kept = q.keptFp32.map((k) => `${k.name} (${k.shape.join('x')}: ${k.reason})`);
+  const notes = [
+    'Embedding tables (Gather) stay fp32: a lookup gains no speed from int8, and they are most of the file for a small vocabulary-heavy model.',
+    'Activations are quantized to uint8 by ONNX Runtime at run time, one scale per tensor and call; smoothing factors were fitted on the built-in calibration texts, not on the evaluation set.',
+    reduceRange
+      ? "Weights are 7-bit: this CPU's int8 kernel saturates 8-bit weights (no VNNI; checked by running a probe through ONNX Runtime). 7-bit weights cannot saturate on any x86 CPU, so the file stays portable."
+      : "Weights use the full 8-bit range: this CPU's int8 kernel does not saturate (VNNI). On x86 CPUs without VNNI (before Cascade Lake / Zen 4) it would: compile on such a machine to get 7-bit weights there.",
+  ];
+  // Not an error: the result is still a valid (fp32) model, and the report says why it is not faster.
+  if (q.quantized === 0) notes.push('No MatMul/Gemm had a quantizable constant weight: the model is fp32 and will not be faster.');
+  return {
+    bytes,
+    done: [
+      "Constant-folded the graph with ONNX Runtime ('basic' level), so every Linear weight is a plain initializer.",
+      `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s) (SmoothQuant, α 0.5: per-channel range moved from activations into weights, one Mul each).`,
+      `Quantized ${q.quantized} MatMul/Gemm weight(s) to ${bits} int8, symmetric per output column (com.microsoft DynamicQuantizeMatMul, one fp32 scale per column, no zero point), folding ${q.biasesFolded} bias add(s) into them. ` +
+        `Int8 parameters: ${q.int8Params.toLocaleString('en-US')}; fp32 parameters left: ${q.fp32Params.toLocaleString('en-US')}.` +
+        (kept.length > 0 ? ` Kept in fp32: ${kept.join('; ')}.` : ''),
+      `Optimized the quantized graph with ONNX Runtime ('${ctx.level}' level) and saved the result.`,
+    ],
+    optimization: optimization(ctx.level),
+    quantization: {
+      kind: 'dynamic-int8',
+      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul, per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.smoothed} activation(s) smoothed; ${kept.length} small weight(s) and the embedding tables kept fp32`,
+    },
+    executionProvider: 'cpu',
+    verifiedOnTarget: true,
+    notes,
+  };
+}
+
+async function buildCudaFp16(ctx: BuildContext): Promise<TargetBuild> {
+  ctx.step('constant-fold graph (basic)');
+  const folded = await ortPass(ctx, ctx.source, 'basic', 'folded.onnx');
+  ctx.step('convert to fp16');
+  const model = decodeModel(folded, 'constant-folded model');
+  const types = await discoverTensorTypes(model);
+  const r = convertToFp16(model, types);
+  const fp32Ops = Object.entries(r.fp32Nodes).map(([op, n]) => `${op} ×${n}`).join(', ');
+  return {
+    bytes: encodeModel(model),
+    done: [
+      "Constant-folded the graph with ONNX Runtime ('basic' level: provider-independent rewrites only).",
+      `Converted weights and activations to fp16 (${r.fp16Params.toLocaleString('en-US')} parameters), keeping numerically sensitive ops in fp32 behind Cast nodes (${fp32Ops || 'none present'}; ${r.castsInserted} casts inserted). ` +
+        `Graph inputs and outputs keep their declared types (int64 ids in, float32 logits out).` +
+        (r.clampedValues > 0 ? ` ${r.clampedValues} float constant(s) beyond ±65504 (e.g. attention-mask fill values) clamped to the fp16 range.` : ''),
+    ],
+    optimization: {
+      level: 'basic',
+      portable: true,
+      note: 'only provider-independent rewrites are saved; the CUDA session applies its own fusions when it loads the model',
+    },
+    quantization: { kind: 'fp16', details: `fp16 weights and activations; fp32 kept for ${DEFAULT_FP32_OPS.join(', ')}` },
+    executionProvider: 'cuda',
+    verifiedOnTarget: false,
+    notes: [
+      'NOT VERIFIED ON A GPU: compiled on a machine without one. Parity was measured with the CPU execution provider, where ONNX Runtime computes the fp16 ops that lack CPU kernels in fp32 (it inserts its own casts). That run checks fp16 weight and constant rounding, not fp16 arithmetic or speed on CUDA.',
+    ],
+  };
+}

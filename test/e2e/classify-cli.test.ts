@@ -1,0 +1,72 @@
+// `klassify classify` as a user runs it (the built CLI): JSONL and plain text in, one JSON line out per
+// input line, in order, with an error object for a bad line. No Kafka.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { testModelDir } from '../helpers/pool-model.js';
+
+const modelDir = testModelDir();
+const scratch = mkdtempSync(join(tmpdir(), 'klassify-classify-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Line {
+  id: unknown;
+  label?: string;
+  scores?: Record<string, number>;
+  tokens?: number;
+  truncated?: boolean;
+  error?: { code: string; message: string };
+}
+
+function parse(stdout: string): Line[] {
+  return stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+}
+
+describe('klassify classify', () => {
+  it('classifies JSONL and plain text from stdin, in order, with an error object per bad line', async () => {
+    const input = [
+      '{"id":"a1","text":"I absolutely love this phone"}',
+      'the worst support I have ever had',
+      '',
+      '{"id":42,"text":""}',
+      '{"id":"broken", text}',
+      `{"id":"long","text":"${'word '.repeat(2000)}"}`,
+      '{"text":"no id here"}',
+    ].join('\n');
+    const r = await runCli(['classify', '--model', modelDir, '--workers', '2', '--batch-size', '2'], { input });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = parse(r.stdout);
+    expect(lines.map((l) => l.id)).toEqual(['a1', 2, 42, 5, 'long', 7]);
+    const [a1, plain, empty, broken, long, noId] = lines;
+    for (const ok of [a1, plain, long, noId]) {
+      expect(Object.keys(ok ?? {}).sort()).toEqual(['id', 'label', 'scores', 'tokens', 'truncated']);
+      expect(Object.values(ok?.scores ?? {}).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6);
+      expect(Object.keys(ok?.scores ?? {})).toContain(ok?.label);
+    }
+    expect(long?.truncated).toBe(true);
+    expect(a1?.truncated).toBe(false);
+    expect(empty?.error?.code).toBe('KLS_ERR_MISSING_TEXT');
+    expect(broken?.error?.code).toBe('KLS_ERR_INVALID_JSON');
+    expect(r.stderr).toMatch(/4 texts classified, 2 errors/);
+  });
+
+  it('streams a file larger than its batches, keeping every line in order', async () => {
+    const file = join(scratch, 'many.txt');
+    const n = 1500;
+    writeFileSync(file, Array.from({ length: n }, (_, i) => `line ${i} ${i % 3 === 0 ? 'great, thanks!' : i % 3 === 1 ? 'terrible, never again' : 'arrives on monday'}`).join('\r\n'));
+    const r = await runCli(['classify', '--model', modelDir, '--workers', '2', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = parse(r.stdout);
+    expect(lines).toHaveLength(n);
+    expect(lines.map((l) => l.id)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(lines.every((l) => l.label !== undefined)).toBe(true);
+  });
+
+  it('reports a missing model folder as a coded error and exits 1', async () => {
+    const r = await runCli(['classify', '--model', join(scratch, 'nope'), '-'], { input: 'hello\n' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/KLS_ERR_MANIFEST/);
+  });
+});

@@ -1,0 +1,64 @@
+// --cpu-sets reaches the operating system: read each thread's Cpus_allowed_list from /proc, independently
+// of what the workers report. Linux only (that is where klassify's pinning applies).
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { InferencePool } from '../../inference-pool/index.js';
+import { threadCpus } from '../../inference-pool/thread-affinity.js';
+import { BUILTIN_EVAL_TEXTS } from '../../src/compile/builtin-texts.js';
+import { isFailure } from '../../src/model/classifier.js';
+import { testModelDir } from '../helpers/pool-model.js';
+
+const modelDir = testModelDir();
+const allowed = threadCpus() ?? [];
+const [c0, c1] = allowed;
+
+function threads(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const tid of readdirSync('/proc/self/task').map(Number)) out.set(tid, (threadCpus(tid) ?? []).join(','));
+  return out;
+}
+
+describe.runIf(process.platform === 'linux')('pinning workers to core sets', () => {
+  it('needs two CPUs to say anything', () => {
+    expect(allowed.length, `this test needs 2 CPUs, the process may use ${allowed.join(',')}`).toBeGreaterThanOrEqual(2);
+  });
+
+  it('T = 1: pins each worker thread (the one running session.run) to its core set', async () => {
+    const pool = await InferencePool.start({ modelDir, workers: 2, threadsPerWorker: 1, cpuSets: [String(c0), String(c1)] });
+    try {
+      const now = threads();
+      const ready = pool.workers().map((w) => w.ready);
+      expect(ready.map((r) => r?.callerPinned)).toEqual([{ cpus: [c0] }, { cpus: [c1] }]);
+      expect(ready.map((r) => now.get(r?.tid as number))).toEqual([String(c0), String(c1)]);
+      // Nothing else in the process was pinned: the main thread keeps every CPU.
+      expect(now.get(process.pid)).toBe(allowed.join(','));
+      const out = await pool.classify(BUILTIN_EVAL_TEXTS.slice(0, 32));
+      expect(out.every((o) => !isFailure(o))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('T = 2: the calling thread takes the first core, ORT pins its intra-op thread to the second', async () => {
+    const before = new Set(threads().keys());
+    const pool = await InferencePool.start({ modelDir, workers: 1, threadsPerWorker: 2, cpuSets: [`${c0}+${c1}`] });
+    try {
+      const ready = pool.workers()[0]?.ready;
+      const now = threads();
+      expect(ready?.intraOpThreads).toBe(2);
+      expect(now.get(ready?.tid as number)).toBe(String(c0));
+      // The threads this pool added: the worker, ORT's intra-op thread (pinned by ORT from
+      // session.intra_op_thread_affinities = "<c1 + 1>"), and Node/loader helpers (unpinned).
+      const added = [...now].filter(([tid]) => !before.has(tid) && tid !== ready?.tid);
+      expect(added.filter(([, cpus]) => cpus === String(c1)), JSON.stringify(added)).toHaveLength(1);
+      const out = await pool.classify(BUILTIN_EVAL_TEXTS.slice(0, 32));
+      expect(out.every((o) => !isFailure(o))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses core ids this process cannot use before starting any worker (ORT would only log it)', async () => {
+    await expect(InferencePool.start({ modelDir, workers: 1, cpuSets: ['4000'] })).rejects.toThrow(/KLASSIFY_CPU_SETS.*not available/);
+  });
+});

@@ -1,0 +1,150 @@
+// int8 quantization on small graphs built in code: the arithmetic, the graph rewrite, and that ONNX
+// Runtime runs the result close to the fp32 original.
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { int8KernelSaturates } from '../../src/compile/int8-kernel.js';
+import { planInt8 } from '../../src/compile/int8-plan.js';
+import { DataType, decodeModel, encodeModel, floatTensor, initializerMap, makeNode, readFloats, type ModelProto } from '../../src/compile/onnx-graph.js';
+import { quantizeDynamicInt8, quantizePerColumn } from '../../src/compile/quantize-int8.js';
+import { scaleRows, smoothingFactors } from '../../src/compile/smoothing.js';
+import { linearModel, makeModel, maxAbsDiff, opTypes, randomFloats, runOnce, valueInfo } from './compile-fixtures.js';
+
+const X = new ort.Tensor('float32', randomFloats(4 * 32, 42, 1), [4, 32]);
+// On CPUs whose int8 kernel saturates (no VNNI) 8-bit weights are wrong by design; compare like with like.
+const reduceRange = await int8KernelSaturates();
+
+function copy(model: ModelProto): ModelProto {
+  return decodeModel(encodeModel(model), 'copy');
+}
+
+async function relativeError(model: ModelProto, quantized: ModelProto): Promise<number> {
+  const a = (await runOnce(model, { X }, 'Y')).data as Float32Array;
+  const b = (await runOnce(quantized, { X }, 'Y')).data as Float32Array;
+  const scale = Math.max(...Array.from(a, Math.abs));
+  return maxAbsDiff(a, b) / scale;
+}
+
+describe('quantizePerColumn', () => {
+  it('scales each column by its own max |w| / 127 and rounds to nearest', () => {
+    // [K=2, N=3], row-major: column 0 = (1, -0.5), column 1 = (0.25, 0.125), column 2 = (0, 0)
+    const { q, scales } = quantizePerColumn(Float32Array.from([1, 0.25, 0, -0.5, 0.125, 0]), 2, 3);
+    expect(Array.from(scales)).toEqual([1 / 127, 0.25 / 127, 1].map((v) => Math.fround(v)));
+    expect(Array.from(q)).toEqual([127, 127, 0, -64, 64, 0]);
+  });
+
+  it('reconstructs every weight within half a step, and 7-bit mode stays within [-63, 63]', () => {
+    const w = randomFloats(64 * 40, 7, 2);
+    for (const qmax of [127, 63]) {
+      const { q, scales } = quantizePerColumn(w, 64, 40, qmax);
+      for (let i = 0; i < w.length; i++) {
+        const col = i % 40;
+        expect(Math.abs((q[i] as number) * (scales[col] as number) - (w[i] as number))).toBeLessThanOrEqual((scales[col] as number) / 2 + 1e-6);
+        expect(Math.abs(q[i] as number)).toBeLessThanOrEqual(qmax);
+      }
+    }
+  });
+});
+
+describe('quantizeDynamicInt8', () => {
+  it('rewrites MatMul+Add and Gemm(transB, C) to DynamicQuantizeMatMul, keeps the small head fp32, and stays close to fp32', async () => {
+    const source = linearModel();
+    const q = copy(source);
+    const report = quantizeDynamicInt8(q, { reduceRange });
+    expect(report.quantized).toBe(2);
+    expect(report.biasesFolded).toBe(2);
+    expect(report.keptFp32.map((k) => k.name)).toEqual(['W3']);
+    expect(opTypes(q)).toEqual(['DynamicQuantizeMatMul', 'Relu', 'DynamicQuantizeMatMul', 'MatMul']);
+    expect(q.opsetImport.some((o) => o.domain === 'com.microsoft')).toBe(true);
+    const inits = initializerMap(q.graph!);
+    expect(inits.has('W1') || inits.has('W2')).toBe(false); // fp32 originals dropped
+    expect(inits.get('W3')?.dataType).toBe(DataType.FLOAT);
+    expect(report.int8Params).toBe(32 * 48 + 48 * 24);
+    expect(await relativeError(source, q)).toBeLessThan(0.02);
+  });
+
+  it('folds Gemm alpha into the weights and beta into the bias', async () => {
+    const source = linearModel({ alpha: 0.5, beta: 2 });
+    const q = copy(source);
+    quantizeDynamicInt8(q, { reduceRange });
+    expect(await relativeError(source, q)).toBeLessThan(0.02);
+  });
+
+  it('quantizes a weight shared by two MatMuls once', () => {
+    const model = makeModel({
+      nodes: [makeNode('MatMul', ['X', 'W'], ['a'], 'm1'), makeNode('MatMul', ['X', 'W'], ['b'], 'm2'), makeNode('Add', ['a', 'b'], ['Y'], 'sum')],
+      initializers: [floatTensor('W', [32, 32], randomFloats(32 * 32, 9))],
+      inputs: [valueInfo('X', DataType.FLOAT, ['batch', 32])],
+      outputs: [valueInfo('Y', DataType.FLOAT, ['batch', 32])],
+    });
+    quantizeDynamicInt8(model);
+    const int8 = model.graph!.initializer!.filter((t) => t.dataType === DataType.INT8);
+    expect(int8).toHaveLength(1);
+    expect(opTypes(model)).toEqual(['DynamicQuantizeMatMul', 'DynamicQuantizeMatMul', 'Add']);
+  });
+
+  it('calls perturbScales for each weight, and corrupted scales change the output (the parity gate test seam)', async () => {
+    const source = linearModel();
+    const damaged = copy(source);
+    const seen: string[] = [];
+    quantizeDynamicInt8(damaged, { reduceRange, perturbScales: (s, name) => (seen.push(name), s.forEach((v, i) => (s[i] = v * (i % 2 ? 3 : 0.3)))) });
+    expect(seen.sort()).toEqual(['W1', 'W2']);
+    expect(await relativeError(source, damaged)).toBeGreaterThan(0.2);
+  });
+
+  it('with 7-bit weights (reduceRange) no weight exceeds 63', () => {
+    const q = copy(linearModel());
+    quantizeDynamicInt8(q, { reduceRange: true });
+    for (const t of q.graph!.initializer!.filter((i) => i.dataType === DataType.INT8)) {
+      expect(Math.max(...Array.from(new Int8Array(t.rawData!.slice().buffer), Math.abs))).toBeLessThanOrEqual(63);
+    }
+  });
+
+  it('smoothing inserts one Mul per activation and keeps the result close to fp32', async () => {
+    const source = linearModel();
+    const q = copy(source);
+    const ranges = new Map([['X', Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? 20 : 1))]]);
+    const report = quantizeDynamicInt8(q, { reduceRange, smoothing: { ranges } });
+    expect(report.smoothed).toBe(1);
+    expect(opTypes(q)).toEqual(['Mul', 'DynamicQuantizeMatMul', 'Relu', 'DynamicQuantizeMatMul', 'MatMul']);
+    expect(await relativeError(source, q)).toBeLessThan(0.03);
+  });
+
+  it('leaves nodes named by skipNode in fp32', () => {
+    const q = copy(linearModel());
+    quantizeDynamicInt8(q, { skipNode: (name) => name === 'gemm' });
+    expect(opTypes(q)).toEqual(['DynamicQuantizeMatMul', 'Relu', 'Gemm', 'MatMul']);
+  });
+});
+
+describe('smoothing', () => {
+  it('is exact before quantization: (A / s)(diag(s) W) = A W', () => {
+    const model = linearModel();
+    const plan = planInt8(model).nodes.find((p) => p.node.name === 'mm1')!;
+    const ranges = new Map([['X', Float32Array.from({ length: 32 }, (_, i) => 0.5 + i)]]);
+    const s = smoothingFactors([plan], { ranges }).get('X')!;
+    expect(s).toHaveLength(32);
+    const a = randomFloats(32, 11);
+    const w = readFloats(initializerMap(model.graph!).get('W1')!);
+    const ws = scaleRows(w, 32, 48, s);
+    for (let col = 0; col < 48; col++) {
+      let plain = 0;
+      let smoothed = 0;
+      for (let k = 0; k < 32; k++) {
+        plain += (a[k] as number) * (w[k * 48 + col] as number);
+        smoothed += ((a[k] as number) / (s[k] as number)) * (ws[k * 48 + col] as number);
+      }
+      expect(smoothed).toBeCloseTo(plain, 4);
+    }
+  });
+
+  it('skips activations without calibration data', () => {
+    const plan = planInt8(linearModel()).nodes;
+    expect(smoothingFactors(plan, { ranges: new Map() }).size).toBe(0);
+  });
+});
+
+describe('int8KernelSaturates', () => {
+  it('answers from a real ONNX Runtime run', async () => {
+    expect(typeof (await int8KernelSaturates())).toBe('boolean');
+  });
+});
