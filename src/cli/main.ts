@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { envValue } from '../config.js';
 import { packageVersion } from '../paths.js';
+import { classifyCommand } from './classify.js';
 import { compileCommand } from './compile.js';
 import { configCommand } from './config.js';
 import { kafkaCommand } from './kafka.js';
@@ -18,6 +19,7 @@ const program = new Command('klassify')
   .version(packageVersion)
   .showHelpAfterError()
   .addCommand(startCommand())
+  .addCommand(classifyCommand())
   .addCommand(compileCommand())
   .addCommand(configCommand())
   .addCommand(kafkaCommand())
