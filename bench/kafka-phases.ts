@@ -165,7 +165,7 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
       inFlight.add(send);
     }
     const nextDue = start + (sent / ratePerSec) * 1000;
-    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(5, nextDue - Date.now()))));
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1, nextDue - Date.now()))));
   }
   await Promise.all(inFlight);
   await producer.disconnect();

@@ -81,7 +81,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       : new AtLeastOnceSink(kafka, this.#ledger, this.#source, events);
     const workers = classifier.health().workers;
     this.#batcher = new MicroBatcher<Job>(
-      { maxSize: config.batch.maxSize, maxTokens: config.batch.maxTokens, maxWaitMs: config.batch.maxWaitMs, slots: workers + 1 },
+      { maxSize: config.batch.maxSize, maxTokens: config.batch.maxTokens, maxWaitMs: config.batch.maxWaitMs, slots: workers },
       (items) => this.#dispatch(items),
     );
     this.#aimd = config.batch.adaptive

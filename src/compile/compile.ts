@@ -58,8 +58,8 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
     const evalSet = o.evalSet === undefined ? builtinEvalSet() : loadEvalSet(o.evalSet, o.labels);
 
     const padId = tok.tokenizer.padId;
-    // int8 calibration reads the built-in texts, never the evaluation set, so the gate judges the
-    // quantization on texts it was not tuned on.
+    // int8 calibration reads the built-in texts, never a user's evaluation set, so with --eval the gate
+    // judges the quantization on texts it was not calibrated on (without --eval the report says so).
     const calibration = { inputs: sig.inputs, texts: BUILTIN_EVAL_TEXTS.map((t) => tok.tokenizer.encode(t)), padId };
     const quantize = deps.quantize ?? quantizeDynamicInt8;
     const build = await buildTarget(o.target, { source: source.bytes, workDir, level: o.optimizationLevel, threads: o.threads, quantize, calibration, step });
@@ -90,13 +90,7 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
     }
     await releaseAll(runners);
 
-    const truncated = encoded.filter((e) => e.truncated).length;
-    const notes = [
-      ...tok.notes,
-      ...build.notes,
-      ...(truncated > 0 ? [`${truncated} of ${encoded.length} evaluation texts were longer than ${o.maxLength} tokens and were truncated, as they will be when served.`] : []),
-      ...(parity.forced ? ['PARITY GATE FAILED and was overridden with --force.'] : []),
-    ];
+    const notes = compileNotes(o, [...tok.notes, ...build.notes], encoded.filter((e) => e.truncated).length, encoded.length, parity, rows);
     const manifest = buildManifest({ options: o, signature: sig, sourceBytes: source.bytes, build, parity, benchmark: rows, notes });
     const report = renderReport(manifest, describeSteps(o, sig, build, evalSet, rows));
     const dir = join(o.out, o.name, o.target);
@@ -124,6 +118,27 @@ function checkFit(o: ResolvedCompileOptions, sig: ModelSignature, tok: PreparedT
   if (sig.vocabRows !== undefined && tok.maxTokenId >= sig.vocabRows) {
     throw new TokenizerError(`${o.tokenizer} can produce token id ${tok.maxTokenId}, but the model's embedding table has ${sig.vocabRows} rows: is it the model's own tokenizer?`);
   }
+}
+
+/** The notes a compile adds to those of the tokenizer and the target build. */
+function compileNotes(o: ResolvedCompileOptions, base: string[], truncated: number, texts: number, parity: Parity, rows: BenchRow[] | undefined): string[] {
+  const notes = [...base];
+  if (truncated > 0) notes.push(`${truncated} of ${texts} evaluation texts were longer than ${o.maxLength} tokens and were truncated, as they will be when served.`);
+  if (parity.forced) notes.push('PARITY GATE FAILED and was overridden with --force.');
+  if (o.target === 'cpu-int8' && o.evalSet === undefined) {
+    notes.push('The built-in texts both calibrated the int8 smoothing and served as the parity set: give --eval with texts of your own for an independent check.');
+  }
+  // Below 0.95 it is slower beyond timing noise.
+  const speedup = rows ? medianSpeedup(rows) : 1;
+  if (o.target === 'cpu-int8' && speedup < 0.95) {
+    notes.push(`The int8 model is slower than its source on this machine (median speedup ${speedup.toFixed(2)}x): its MatMuls are too small for int8 to pay for quantizing the activations. Prefer --target cpu for it.`);
+  }
+  return notes;
+}
+
+function medianSpeedup(rows: readonly BenchRow[]): number {
+  const sorted = rows.map((r) => r.speedup).sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 1;
 }
 
 async function releaseAll(runners: ModelRunner[]): Promise<void> {

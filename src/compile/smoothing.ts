@@ -3,7 +3,7 @@
 // DynamicQuantizeMatMul quantizes its activation input with ONE scale for the whole tensor. Transformer
 // encoders have a few "outlier" channels: in MiniLM the input of the feed-forward layers has one channel
 // ~15x larger than the median one, so a single scale leaves the other channels a handful of int8 steps.
-// Measured on a MiniLM-L6 classifier: 95% label agreement with fp32 without smoothing.
+// (activation-prep.ts has the measured effect, together with per-token scaling.)
 //
 // The fix is exact in real arithmetic: A·W = (A·diag(1/s))·(diag(s)·W). With s_k = amax_k^α / wmax_k^(1-α)
 // (amax from calibration texts, wmax the weight row's max), α = 0.5 moves half of each channel's range

@@ -97,14 +97,14 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   const model = decodeModel(folded, 'constant-folded model');
   const ranges = await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads });
   const reduceRange = await int8KernelSaturates();
-  const q = ctx.quantize(model, { smoothing: { ranges }, reduceRange });
+  const q = ctx.quantize(model, { smoothing: { ranges }, perToken: true, reduceRange });
   const bits = reduceRange ? '7-bit ([-63, 63])' : '8-bit ([-127, 127])';
   ctx.step(`optimize graph (${ctx.level})`);
   const bytes = await ortPass(ctx, encodeModel(model), ctx.level, 'optimized.onnx');
   const kept = q.keptFp32.map((k) => `${k.name} (${k.shape.join('x')}: ${k.reason})`);
   const notes = [
     'Embedding tables (Gather) stay fp32: a lookup gains no speed from int8, and they are most of the file for a small vocabulary-heavy model.',
-    'Activations are quantized to uint8 by ONNX Runtime at run time, one scale per tensor and call; smoothing factors were fitted on the built-in calibration texts, not on the evaluation set.',
+    'Activations are quantized to uint8 by ONNX Runtime at run time, one scale per call, after per-token scaling; the smoothing factors come from per-channel activation maxima on the built-in texts.',
     reduceRange
       ? "Weights are 7-bit: this CPU's int8 kernel saturates 8-bit weights (no VNNI; checked by running a probe through ONNX Runtime). 7-bit weights cannot saturate on any x86 CPU, so the file stays portable."
       : "Weights use the full 8-bit range: this CPU's int8 kernel does not saturate (VNNI). On x86 CPUs without VNNI (before Cascade Lake / Zen 4) it would: compile on such a machine to get 7-bit weights there.",
@@ -115,7 +115,8 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     bytes,
     done: [
       "Constant-folded the graph with ONNX Runtime ('basic' level), so every Linear weight is a plain initializer.",
-      `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s) (SmoothQuant, α 0.5: per-channel range moved from activations into weights, one Mul each).`,
+      `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s) (SmoothQuant, α 0.5: per-channel range moved from activations into weights, one Mul each); ` +
+        `scaled ${q.perToken} activation tensor(s) per token (each row to [-1, 1] before quantization, the product scaled back), so that one quantization scale per call fits every token.`,
       `Quantized ${q.quantized} MatMul/Gemm weight(s) to ${bits} int8, symmetric per output column (com.microsoft DynamicQuantizeMatMul, one fp32 scale per column, no zero point), folding ${q.biasesFolded} bias add(s) into them. ` +
         `Int8 parameters: ${q.int8Params.toLocaleString('en-US')}; fp32 parameters left: ${q.fp32Params.toLocaleString('en-US')}.` +
         (kept.length > 0 ? ` Kept in fp32: ${kept.join('; ')}.` : ''),
@@ -124,7 +125,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     optimization: optimization(ctx.level),
     quantization: {
       kind: 'dynamic-int8',
-      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul, per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.smoothed} activation(s) smoothed; ${kept.length} small weight(s) and the embedding tables kept fp32`,
+      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul, per-column symmetric ${bits} weights, dynamic uint8 activations scaled per token, ${q.smoothed} activation(s) smoothed; ${kept.length} small weight(s) and the embedding tables kept fp32`,
     },
     executionProvider: 'cpu',
     verifiedOnTarget: true,

@@ -109,6 +109,38 @@ describe('quantizeDynamicInt8', () => {
     expect(await relativeError(source, q)).toBeLessThan(0.03);
   });
 
+  it('per-token scaling divides each row by its max |value| and scales the product back before the bias', async () => {
+    const source = linearModel();
+    const q = copy(source);
+    const report = quantizeDynamicInt8(q, { reduceRange, perToken: true });
+    expect(report.perToken).toBe(2);
+    expect(opTypes(q)).toEqual([
+      'Abs', 'ReduceMax', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul', 'Add', 'Relu',
+      'Abs', 'ReduceMax', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul', 'Add', 'MatMul',
+    ]);
+    // Rows of very different magnitude: per-token scaling keeps the small ones accurate.
+    const rows = Float32Array.from(randomFloats(4 * 32, 42, 1), (v, i) => v * (i < 32 ? 100 : 0.01));
+    const feeds = { X: new ort.Tensor('float32', rows, [4, 32]) };
+    const expected = (await runOnce(source, feeds, 'Y')).data as Float32Array;
+    const plain = copy(source);
+    quantizeDynamicInt8(plain, { reduceRange });
+    const rowError = async (m: ModelProto): Promise<number> => {
+      const got = (await runOnce(m, feeds, 'Y')).data as Float32Array;
+      return maxAbsDiff(expected.subarray(3), got.subarray(3)) / Math.max(...Array.from(expected.subarray(3), Math.abs));
+    };
+    expect(await rowError(q)).toBeLessThan(0.05);
+    expect(await rowError(plain)).toBeGreaterThan(await rowError(q));
+  });
+
+  it('per-token scaling also builds a valid graph at opset 18 (ReduceMax takes its axes as an input there)', async () => {
+    const source = linearModel();
+    source.opsetImport[0]!.version = 18;
+    const q = copy(source);
+    quantizeDynamicInt8(q, { reduceRange, perToken: true });
+    expect(q.graph!.node!.find((n) => n.opType === 'ReduceMax')?.input).toHaveLength(2);
+    expect(await relativeError(source, q)).toBeLessThan(0.02);
+  });
+
   it('leaves nodes named by skipNode in fp32', () => {
     const q = copy(linearModel());
     quantizeDynamicInt8(q, { skipNode: (name) => name === 'gemm' });

@@ -60,10 +60,17 @@ function harness(options: { maxSize?: number; maxTokens?: number; maxWaitMs?: nu
 
 describe('MicroBatcher', () => {
   it('a burst of records added together becomes one batch, not singles', () => {
-    const { clock, batches, batcher } = harness({ slots: 3, maxSize: 10 });
+    const { clock, batches, batcher } = harness({ slots: 1, maxSize: 10 });
     for (let i = 1; i <= 5; i++) batcher.add(i, 10);
     clock.settle();
     expect(batches).toEqual([[1, 2, 3, 4, 5]]);
+  });
+
+  it('a partial batch is shared out over the free slots', () => {
+    const { clock, batches, batcher } = harness({ slots: 2, maxSize: 10 });
+    for (let i = 1; i <= 5; i++) batcher.add(i, 10);
+    clock.settle();
+    expect(batches).toEqual([[1, 2, 3], [4, 5]]);
   });
 
   it('at low load a record goes out at once, alone', () => {
