@@ -170,12 +170,16 @@ export class AtLeastOnceSink implements Sink {
   async flushAll(): Promise<void> {
     this.kick();
     await this.#loop.idle();
-    while (this.#committing) await this.#committing;
+    await this.#commitsSettled();
     // Catch the last points if the final commit failed or raced with the last acknowledgement.
     if (this.ledger.uncommitted().length > 0) {
       this.#commitSoon();
-      while (this.#committing) await this.#committing;
+      await this.#commitsSettled();
     }
+  }
+
+  async #commitsSettled(): Promise<void> {
+    for (let c = this.#committing; c !== undefined; c = this.#committing) await c;
   }
 
   async onAssignment(): Promise<void> {

@@ -18,6 +18,8 @@ const program = new Command('klassify')
   .description('real-time text classification on Kafka')
   .version(packageVersion)
   .showHelpAfterError()
+  // Top-level options come before the subcommand, so `compile --version 2.0.0` is the compile option.
+  .enablePositionalOptions()
   .addCommand(startCommand())
   .addCommand(classifyCommand())
   .addCommand(compileCommand())
