@@ -217,6 +217,10 @@ export class ExactlyOnceSink implements Sink {
         maxInFlightRequests: 1,
         transactionTimeout: 60_000,
         allowAutoTopicCreation: false,
+        // After a commit the coordinator writes its markers asynchronously and answers the next
+        // transaction's first request with CONCURRENT_TRANSACTIONS until done (a few ms). The default
+        // 100 ms first backoff would stall every partition's next flush; retry quickly instead.
+        retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 50 },
       });
       // connect() runs InitProducerId: it fences any older producer with this id and completes or
       // aborts the transaction it left open, so nothing it half-wrote becomes visible.

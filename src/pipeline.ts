@@ -135,7 +135,8 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     const dropped = this.#ledger.drop(() => false);
     this.#batcher.discard((job) => !job.entry.dropped);
     this.#backpressure = false;
-    this.#joined = true;
+    // Ready when records can flow: in exactly-once mode that is after fencing (below).
+    this.#joined = this.#o.config.pipeline.delivery !== 'exactly-once' || assigned.length === 0;
     this.emit('assigned', { partitions: assigned });
     if (dropped.length > 0) this.emit('error', { stage: 'rebalance', error: new Error(`rebalance: ${dropped.length} in-flight records will be redone`) });
     if (this.#o.config.pipeline.delivery === 'exactly-once' && assigned.length > 0) {
@@ -165,6 +166,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         await admin.disconnect();
       }
       if (!this.#stopping) this.#source.resume(assigned);
+      this.#joined = true;
     } catch (error) {
       this.emit('error', { stage: 'assign', error: error as Error });
     }

@@ -10,9 +10,11 @@
 //   - weights that are not 2-D initializers (activations x activations, like Q·Kᵀ, are not weights);
 //   - small weights (K or N below `minDim`): no speed to gain, and in a classifier the smallest one is the
 //     head, whose error lands directly on the logits;
-//   - the embedding tables (Gather): a lookup, not a GEMM; int8 there saves bytes, not time.
+//   - the embedding tables (Gather): a lookup, not a GEMM, so not rewritten here. With `gatherTables` they
+//     are stored int8 too, per row (quantize-embedding.ts): that saves bytes, not time.
 import { prepareActivation, type PreparedActivation } from './activation-prep.js';
 import { planInt8, type Int8PlanOptions, type KeptWeight, type NodePlan } from './int8-plan.js';
+import { quantizeGatherTables, type GatherTableOptions, type QuantizedTable } from './quantize-embedding.js';
 import {
   DataType,
   MS_DOMAIN,
@@ -44,8 +46,14 @@ export interface QuantizeInt8Options extends Int8PlanOptions {
   /** Activation smoothing from calibration ranges; without it activations are quantized as they come. */
   smoothing?: SmoothingOptions;
   /**
-   * Test seam: called with each weight's fresh per-column scales before they are written. Tests corrupt
-   * them to prove the parity gate refuses a broken quantization; production code never sets it.
+   * Also store the large constant tables read only by Gather (embeddings) as int8 with per-row scales
+   * (quantize-embedding.ts). Off when absent.
+   */
+  gatherTables?: Omit<GatherTableOptions, 'perturbScales'>;
+  /**
+   * Test seam: called with each weight's fresh per-column scales (and each Gather table's per-row scales)
+   * before they are written. Tests corrupt them to prove the parity gate refuses a broken quantization;
+   * production code never sets it.
    */
   perturbScales?: (scales: Float32Array, weightName: string) => void;
 }
@@ -61,6 +69,10 @@ export interface QuantizeInt8Report {
   perToken: number;
   /** fp32 weights left alone, with the reason. */
   keptFp32: KeptWeight[];
+  /** Gather tables now stored as int8, largest first (empty without `gatherTables`). */
+  tables: QuantizedTable[];
+  /** Gather tables left fp32, with the reason (empty without `gatherTables`). */
+  keptTables: KeptWeight[];
   /** Parameters now stored as int8 / still stored as fp32 (all float initializers). */
   int8Params: number;
   fp32Params: number;
@@ -77,7 +89,7 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
   const newInits: TensorProto[] = [];
   const prep = { names, newInits, opset: defaultOpset(model) };
   const factors = options.smoothing ? smoothingFactors(plan.nodes, options.smoothing) : new Map<string, Float32Array>();
-  const report: QuantizeInt8Report = { quantized: 0, biasesFolded: 0, smoothed: factors.size, perToken: 0, keptFp32: plan.kept, int8Params: 0, fp32Params: 0 };
+  const report: QuantizeInt8Report = { quantized: 0, biasesFolded: 0, smoothed: factors.size, perToken: 0, keptFp32: plan.kept, tables: [], keptTables: [], int8Params: 0, fp32Params: 0 };
   const prepared = new Map<string, PreparedActivation>();
   const weights = new Map<string, { weight: string; scale: string }>();
   const removed = new Set<NodeProto>();
@@ -146,6 +158,11 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
   graph.node = (graph.node ?? []).filter((n) => !removed.has(n)).flatMap((n) => replaced.get(n) ?? [n]);
   graph.initializer = [...(graph.initializer ?? []), ...newInits];
   removeUnusedInitializers(graph);
+  if (options.gatherTables) {
+    const t = quantizeGatherTables(model, { ...options.gatherTables, perturbScales: options.perturbScales });
+    report.tables = t.tables.sort((a, b) => b.bytesBefore - a.bytesBefore);
+    report.keptTables = t.kept;
+  }
   if (report.quantized > 0) ensureOpsetImport(model, MS_DOMAIN, 1);
   for (const t of graph.initializer) {
     const count = dimsOf(t).reduce((x, y) => x * y, 1);

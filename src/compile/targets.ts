@@ -3,7 +3,8 @@
 //
 //   cpu        ORT optimization at the chosen level, saved.
 //   cpu-int8   ORT basic (constant folding, so Linear weights are plain initializers) → TS int8 quantization
-//              → ORT optimization at the chosen level (fusions around the new nodes), saved.
+//              (MatMul/Gemm weights, and the embedding tables as per-row int8 lookups) → ORT optimization at
+//              the chosen level (fusions around the new nodes), saved.
 //   cuda-fp16  ORT basic → TS fp16 conversion. No CPU-level fusions are baked in: the CUDA session applies
 //              its own when it loads the model, and CPU-fused contrib ops may lack fp16 CUDA kernels.
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { DEFAULT_FP32_OPS, convertToFp16 } from './fp16.js';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
 import { int8KernelSaturates } from './int8-kernel.js';
-import { planInt8, plannedActivations } from './int8-plan.js';
+import { planInt8, plannedActivations, type KeptWeight } from './int8-plan.js';
 import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
 import { discoverTensorTypes } from './value-types.js';
 
@@ -97,18 +98,22 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   const model = decodeModel(folded, 'constant-folded model');
   const ranges = await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads });
   const reduceRange = await int8KernelSaturates();
-  const q = ctx.quantize(model, { smoothing: { ranges }, perToken: true, reduceRange });
+  const q = ctx.quantize(model, { smoothing: { ranges }, perToken: true, reduceRange, gatherTables: {} });
   const bits = reduceRange ? '7-bit ([-63, 63])' : '8-bit ([-127, 127])';
   ctx.step(`optimize graph (${ctx.level})`);
   const bytes = await ortPass(ctx, encodeModel(model), ctx.level, 'optimized.onnx');
-  const kept = q.keptFp32.map((k) => `${k.name} (${k.shape.join('x')}: ${k.reason})`);
+  const kept = q.keptFp32.map(describeKept);
+  const tables = q.tables.map((t) => `${t.name} ${t.shape.join('x')}, ${mb(t.bytesBefore)} → ${mb(t.bytesAfter)}`);
+  const tableBytes = q.tables.reduce((a, t) => ({ before: a.before + t.bytesBefore, after: a.after + t.bytesAfter }), { before: 0, after: 0 });
   const notes = [
-    'Embedding tables (Gather) stay fp32: a lookup gains no speed from int8, and they are most of the file for a small vocabulary-heavy model.',
     'Activations are quantized to uint8 by ONNX Runtime at run time, one scale per call, after per-token scaling; the smoothing factors come from per-channel activation maxima on the built-in texts.',
     reduceRange
       ? "Weights are 7-bit: this CPU's int8 kernel saturates 8-bit weights (no VNNI; checked by running a probe through ONNX Runtime). 7-bit weights cannot saturate on any x86 CPU, so the file stays portable."
       : "Weights use the full 8-bit range: this CPU's int8 kernel does not saturate (VNNI). On x86 CPUs without VNNI (before Cascade Lake / Zen 4) it would: compile on such a machine to get 7-bit weights there.",
   ];
+  if (q.tables.length > 0) {
+    notes.unshift('Embedding tables are int8 to make the file smaller, not the model faster: a lookup reads the int8 rows and dequantizes only the rows a batch uses, at about the cost of the fp32 lookup.');
+  }
   // Not an error: the result is still a valid (fp32) model, and the report says why it is not faster.
   if (q.quantized === 0) notes.push('No MatMul/Gemm had a quantizable constant weight: the model is fp32 and will not be faster.');
   return {
@@ -117,15 +122,28 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
       "Constant-folded the graph with ONNX Runtime ('basic' level), so every Linear weight is a plain initializer.",
       `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s) (SmoothQuant, α 0.5: per-channel range moved from activations into weights, one Mul each); ` +
         `scaled ${q.perToken} activation tensor(s) per token (each row to [-1, 1] before quantization, the product scaled back), so that one quantization scale per call fits every token.`,
-      `Quantized ${q.quantized} MatMul/Gemm weight(s) to ${bits} int8, symmetric per output column (com.microsoft DynamicQuantizeMatMul, one fp32 scale per column, no zero point), folding ${q.biasesFolded} bias add(s) into them. ` +
-        `Int8 parameters: ${q.int8Params.toLocaleString('en-US')}; fp32 parameters left: ${q.fp32Params.toLocaleString('en-US')}.` +
+      `Quantized ${q.quantized} MatMul/Gemm weight(s) to ${bits} int8, symmetric per output column (com.microsoft DynamicQuantizeMatMul, one fp32 scale per column, no zero point), folding ${q.biasesFolded} bias add(s) into them.` +
         (kept.length > 0 ? ` Kept in fp32: ${kept.join('; ')}.` : ''),
+      (q.tables.length > 0
+        ? `Stored ${q.tables.length} embedding table(s) as 8-bit int8, symmetric per row (one fp32 scale per row, no zero point): ${tables.join('; ')}. ` +
+          'Each lookup gathers the int8 rows and their scales and multiplies them back to fp32 (standard Gather, Cast and Mul), so only the rows used are dequantized.'
+        : q.keptTables.length > 0
+          ? 'Embedding tables stay fp32.'
+          : 'No embedding table (a constant table read by Gather) was stored as int8.') +
+        (q.keptTables.length > 0 ? ` Kept in fp32: ${q.keptTables.map(describeKept).join('; ')}.` : '') +
+        ` Int8 parameters: ${q.int8Params.toLocaleString('en-US')}; fp32 parameters left: ${q.fp32Params.toLocaleString('en-US')}.`,
       `Optimized the quantized graph with ONNX Runtime ('${ctx.level}' level) and saved the result.`,
     ],
     optimization: optimization(ctx.level),
     quantization: {
       kind: 'dynamic-int8',
-      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul, per-column symmetric ${bits} weights, dynamic uint8 activations scaled per token, ${q.smoothed} activation(s) smoothed; ${kept.length} small weight(s) and the embedding tables kept fp32`,
+      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul, per-column symmetric ${bits} weights, dynamic uint8 activations scaled per token, ${q.smoothed} activation(s) smoothed, ${kept.length} small weight(s) kept fp32; ` +
+        (q.tables.length > 0
+          ? `${q.tables.length} embedding table(s) int8, per-row symmetric 8-bit, dequantized after the lookup (Gather → Cast → Mul by the gathered row scales): ${q.tables.map((t) => t.name).join(', ')}, ${mb(tableBytes.before)} → ${mb(tableBytes.after)}` +
+            (q.keptTables.length > 0 ? `; ${q.keptTables.length} table(s) kept fp32` : '')
+          : q.keptTables.length > 0
+            ? `${q.keptTables.length} embedding table(s) kept fp32`
+            : 'no embedding table stored as int8'),
     },
     executionProvider: 'cpu',
     verifiedOnTarget: true,
@@ -161,4 +179,12 @@ async function buildCudaFp16(ctx: BuildContext): Promise<TargetBuild> {
       'NOT VERIFIED ON A GPU: compiled on a machine without one. Parity was measured with the CPU execution provider, where ONNX Runtime computes the fp16 ops that lack CPU kernels in fp32 (it inserts its own casts). That run checks fp16 weight and constant rounding, not fp16 arithmetic or speed on CUDA.',
     ],
   };
+}
+
+function describeKept(k: KeptWeight): string {
+  return `${k.name} (${k.shape.join('x')}: ${k.reason})`;
+}
+
+function mb(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
 }

@@ -34,15 +34,19 @@ async function fill(t: PipelineTopics, partitions: number): Promise<string[]> {
 /** Starts the pipeline, lets it work a little, kills it with SIGKILL; KILLS times; then runs it to the end. */
 async function crashLoop(t: PipelineTopics, extra: string[], readCommitted: boolean): Promise<ResultRecord[]> {
   const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const written = async (): Promise<number> => (await admin.fetchTopicOffsets(t.output)).reduce((n, p) => n + Number(p.high), 0);
   for (let k = 0; k < KILLS; k++) {
     const p = await startPipeline(pipelineArgs(t, [...extra, '--session-timeout-ms', '6000']));
-    // Kill at a different point each time: mid-batch, mid-produce, mid-commit, mid-transaction.
-    await new Promise((r) => setTimeout(r, 300 + k * 250));
+    // Kill once this run has written something, at a different moment each time: mid-batch,
+    // mid-produce, mid-commit, mid-transaction.
+    const before = await written();
+    for (let i = 0; i < 300 && (await written()) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50 + k * 120));
     await p.stop('SIGKILL');
   }
   // The kills must have landed mid-stream: some input was committed, and some was left for the last run.
-  const admin = kafka.admin();
-  await admin.connect();
   const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
   await admin.disconnect();
   const done = committed!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
