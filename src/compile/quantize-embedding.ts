@@ -7,14 +7,21 @@
 //
 //   Mul(Cast(Gather(T_q, ids), to=FLOAT), Gather(s, ids))      [.., H] x [.., 1], broadcast
 //
-// Standard ONNX ops only (any opset ≥ 13, any runtime). The lookup still reads the int8 table and only
-// the gathered rows are dequantized, so the work stays proportional to the tokens, not to the vocabulary.
-// The scales are stored [V, 1] so that gathering them gives [.., 1] directly, with no Unsqueeze.
-// DequantizeLinear cannot take these per-row scales before opset 21 (blocked quantization), and
-// com.microsoft GatherBlockQuantized wants power-of-two blocks (384 is not): hence Cast and Mul.
+// Standard ONNX ops only (Gather, Cast, Mul: in every opset since 6), so the file stays portable. The
+// lookup reads the int8 table and only the gathered rows are dequantized: the work follows the tokens, not
+// the vocabulary. The scales are stored [V, 1] so that gathering them gives [.., 1] directly, with no
+// Unsqueeze. DequantizeLinear cannot take per-row scales gathered by ids before opset 21 (blocked
+// quantization), and com.microsoft GatherBlockQuantized is a contrib op with block-size constraints of its
+// own (a power of two per its spec; MiniLM rows are 384 wide): hence Cast and Mul.
 //
-// One scale per row, not per table: embedding rows differ a lot in norm (frequent tokens are short,
-// rare ones long), and a per-table scale would leave the short rows a few int8 steps. Always 8-bit
+// Measured on the fine-tuned MiniLM-L6 sentiment classifier (3550 held-out texts): int8 word and position
+// tables alone (MatMuls fp32) agree with fp32 on 99.92% of labels, mean |logit diff| 0.0047; with the int8
+// MatMuls as well, 99.15% (99.18% with fp32 tables), and the file goes from 58.7 MB to 23.1 MB. The extra
+// Cast and Mul cost about 10 µs for a 16-token text, far below timing noise for the whole model.
+//
+// One scale per row, not per table: rows differ a lot in range. In MiniLM's word table the row maxima run
+// from 0.044 to 1.05 (median 0.18), in its position table from 0.061 to 1.87 (median 0.083): one scale
+// per table would leave the median row some 20 (positions: 6) int8 steps. Always 8-bit
 // ([-127, 127]): no integer GEMM reads these values, so the 7-bit limit of int8-kernel.ts does not apply.
 import type { KeptWeight } from './int8-plan.js';
 import {

@@ -42,6 +42,10 @@ describe('compile the tiny trained model', () => {
     const compiled = decodeModel(readFileSync(join(r.dir, 'model.onnx')), 'compiled');
     expect(compiled.graph!.node!.filter((n) => n.opType === 'DynamicQuantizeMatMul').length).toBe(12);
     expect(compiled.graph!.initializer!.some((t) => t.dataType === DataType.INT8)).toBe(true);
+    // The word-embedding table is int8 too (per-row scales), so the file is about a quarter of the source.
+    expect(compiled.graph!.initializer!.some((t) => t.name === 'encoder.embeddings.word_embeddings.weight')).toBe(false);
+    expect(m.quantization.details).toMatch(/1 embedding table\(s\) int8/);
+    expect(m.benchmark!.sizeRatio).toBeLessThan(0.35);
     const tokenizer = JSON.parse(readFileSync(join(r.dir, 'tokenizer.json'), 'utf8')) as { padding: unknown; truncation: unknown };
     expect([tokenizer.padding, tokenizer.truncation]).toEqual([null, null]);
 
