@@ -106,7 +106,7 @@ export async function startPipelineProcess(brokers: string[], t: Topics, extra: 
 export interface Observed {
   /** Broker append time of each output record (ms). */
   appendTimes: number[];
-  /** Append time minus the input record's time, per output record (ms). */
+  /** Append time minus the input record's time, per output record (ms), in input-time order. */
   latenciesMs: number[];
 }
 
@@ -114,7 +114,7 @@ export interface Observed {
 export async function observeOutput(kafka: Kafka, t: Topics, count: number, timeoutMs: number, onProgress?: (n: number) => void): Promise<Observed> {
   const consumer = kafka.consumer({ groupId: `${t.group}-observer`, maxWaitTimeInMs: 50, minBytes: 1 });
   const appendTimes: number[] = [];
-  const latenciesMs: number[] = [];
+  const pairs: { appended: number; ts: number }[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic: t.output, fromBeginning: true });
   let resolveDone: () => void = () => undefined;
@@ -125,7 +125,7 @@ export async function observeOutput(kafka: Kafka, t: Topics, count: number, time
         const appended = Number(m.timestamp);
         const r = JSON.parse(m.value?.toString() ?? '{}') as { ts?: number | null };
         appendTimes.push(appended);
-        if (typeof r.ts === 'number') latenciesMs.push(appended - r.ts);
+        if (typeof r.ts === 'number') pairs.push({ appended, ts: r.ts });
       }
       onProgress?.(appendTimes.length);
       if (appendTimes.length >= count) resolveDone();
@@ -133,6 +133,7 @@ export async function observeOutput(kafka: Kafka, t: Topics, count: number, time
   });
   await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
   await consumer.disconnect();
+  const latenciesMs = pairs.sort((a, b) => a.ts - b.ts).map((p) => p.appended - p.ts);
   return { appendTimes, latenciesMs };
 }
 
@@ -170,6 +171,16 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
   await Promise.all(inFlight);
   await producer.disconnect();
   return { sent, behindMs };
+}
+
+/** Polls the topic's log-end offsets until `count` records were written (cheap: no reading). */
+export async function waitForOutput(admin: Admin, topic: string, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const written = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+    if (written >= count) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export function percentiles(values: readonly number[]): { p50: number; p95: number; p99: number; max: number; count: number } {
