@@ -45,7 +45,8 @@ export async function createRegistrySerdes(url: string): Promise<RegistrySerdes>
   // Apicurio has no /associations endpoint: name subjects by topic explicitly.
   const strategy = { subjectNameStrategyType: sr.SubjectNameStrategyType?.TOPIC } as Record<string, unknown>;
   const avroIn = new sr.AvroDeserializer(client, sr.SerdeType.VALUE, {});
-  const jsonIn = new sr.JsonDeserializer(client, sr.SerdeType.VALUE, {});
+  // validate: a payload that breaks its own schema is a schema error (dead letter), not half-read data.
+  const jsonIn = new sr.JsonDeserializer(client, sr.SerdeType.VALUE, { validate: true });
   const registered = new Map<string, Promise<InstanceType<typeof sr.AvroSerializer>>>();
 
   const ids = new Map<string, Promise<number>>();

@@ -114,7 +114,9 @@ async function registerSchemas(serdes: RegistrySerdes, config: ResolvedConfig): 
   // Registering up front surfaces a registry problem at start rather than on the first record, and lets
   // producers serialize with useLatestVersion against the input subject.
   const p = config.pipeline;
-  for (const topic of p.inputTopics) await serdes.register(topic, 'input');
+  // The input subject belongs to the producers; klassify registers its Avro input schema there only when
+  // told the input is Avro (with JSON Schema or auto, a producer's own schema may live there).
+  if (p.inputFormat === 'avro') for (const topic of p.inputTopics) await serdes.register(topic, 'input');
   if (p.outputFormat === 'avro') {
     await serdes.register(p.outputTopic, 'result');
     await serdes.register(p.deadLetterTopic, 'deadLetter');

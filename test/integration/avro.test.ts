@@ -1,6 +1,6 @@
 // The Avro path against a real Confluent-API Schema Registry (Apicurio): Avro input written by
 // `klassify produce --avro`, Avro results and dead letters, and a schema-id mismatch dead-lettered.
-import { AvroDeserializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
+import { AvroDeserializer, JsonSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { describe, expect, inject, it } from 'vitest';
 import type { DeadLetter, ResultRecord } from '../../consumers/messages.js';
 import { runCli } from '../helpers/cli.js';
@@ -43,6 +43,34 @@ describe('Avro through the Schema Registry', () => {
       expect(Buffer.compare(Buffer.from(d.value!), Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 0x61]))).toBe(0);
       const subjects = (await (await fetch(`${registryUrl}/subjects`)).json()) as string[];
       expect(subjects).toEqual(expect.arrayContaining([`${t.input}-value`, `${t.output}-value`, `${t.dlq}-value`]));
+    } finally {
+      expect(await pipeline.stop()).toBe(0);
+    }
+  }, 180_000);
+
+  it('JSON Schema input in the Confluent wire format is decoded through the registry; a record violating it is a dead letter', async () => {
+    const registryUrl = inject('registryUrl');
+    const t = { input: uniqueName('jsonschema-in'), output: uniqueName('jsonschema-out'), dlq: uniqueName('jsonschema-dlq'), group: uniqueName('jsonschema-group') };
+    const kafka = testKafka();
+    await createTopic(kafka, t.input, 1);
+    const client = new SchemaRegistryClient({ baseURLs: [registryUrl] });
+    const schema = JSON.stringify({ type: 'object', properties: { id: { type: 'string' }, text: { type: 'string' } }, required: ['text'] });
+    const id = await client.register(`${t.input}-value`, { schemaType: 'JSON', schema }, false);
+    const ser = new JsonSerializer(client, SerdeType.VALUE, { useSchemaId: id, autoRegisterSchemas: false });
+    const good = await ser.serialize(t.input, { id: 'js-1', text: 'I love this airline, best flight ever' });
+    // Same schema id, a payload without the required text: decoding with validation must refuse it.
+    const bad = Buffer.concat([good.subarray(0, 5), Buffer.from(JSON.stringify({ id: 'js-2', body: 'no text here' }))]);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: t.input, messages: [{ key: 'js-1', value: good }, { key: 'js-2', value: bad }] });
+    await producer.disconnect();
+    const pipeline = await startPipeline(pipelineArgs(t, ['--registry-url', registryUrl]));
+    try {
+      const out = await collect(kafka, t.output, 1, { timeoutMs: 60_000 });
+      const dead = await collect(kafka, t.dlq, 1, { timeoutMs: 60_000 });
+      expect((JSON.parse(out[0]!.value!.toString()) as ResultRecord)).toMatchObject({ id: 'js-1', label: 'positive' });
+      expect(dead[0]!.key).toBe('js-2');
+      expect(['KLS_ERR_SCHEMA', 'KLS_ERR_MISSING_TEXT']).toContain(dead[0]!.headers?.['klassify.error.code']?.toString());
     } finally {
       expect(await pipeline.stop()).toBe(0);
     }
