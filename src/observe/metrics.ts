@@ -33,6 +33,7 @@ export class Metrics {
   readonly lagSeconds: client.Gauge<'group' | 'topic' | 'partition'>;
   readonly groupStatus: client.Gauge<'group'>;
   readonly errors: client.Counter<'stage'>;
+  readonly groupJoins: client.Counter;
 
   constructor(registry: Registry = new client.Registry()) {
     this.registry = registry;
@@ -65,6 +66,7 @@ export class Metrics {
     this.lagSeconds = gauge('klassify_consumer_lag_seconds', 'Age of the oldest unconsumed record (0 when none).', ['group', 'topic', 'partition']);
     this.groupStatus = gauge('klassify_consumer_group_status', 'Group status: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.', ['group']);
     this.errors = counter('klassify_errors_total', 'Errors by pipeline stage (retried or dead-lettered; see logs).', ['stage']);
+    this.groupJoins = counter('klassify_group_joins_total', 'Times this instance joined its consumer group (1 + rebalances it took part in).');
   }
 
   observePipeline(pipeline: Pipeline): void {
@@ -86,6 +88,7 @@ export class Metrics {
       for (const ms of e.inPipelineMs) this.inPipeline.observe(Math.max(0, ms) / 1000);
     });
     pipeline.on('paused', (e) => this.fetchPaused.set(e.paused ? 1 : 0));
+    pipeline.on('assigned', () => this.groupJoins.inc());
     pipeline.on('error', (e) => this.errors.inc({ stage: e.stage }));
   }
 

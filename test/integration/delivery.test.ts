@@ -83,6 +83,26 @@ describe('delivery under crashes', () => {
     expect(results).toHaveLength(N);
   }, 600_000);
 
+  it('heartbeats keep flowing while one worker drains a backlog far longer than the session timeout: no rebalance', async () => {
+    const t = topics('heartbeat');
+    await fill(t, 3);
+    const kafka = testKafka();
+    // One worker and 64-record batches: the drain takes many session timeouts (6 s). A consumer whose
+    // handler blocked for the inference would miss heartbeats and be thrown out of the group.
+    const p = await startPipeline(pipelineArgs(t, ['--session-timeout-ms', '6000', '--workers', '1', '--batch-max-size', '64']));
+    const started = Date.now();
+    try {
+      const out = await collect(kafka, t.output, N, { timeoutMs: 240_000 });
+      expect(out).toHaveLength(N);
+      expect(Date.now() - started).toBeGreaterThan(2 * 6000);
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      expect(/^klassify_group_joins_total (\d+)/m.exec(metrics)?.[1]).toBe('1');
+      expect(metrics).not.toMatch(/klassify_errors_total\{stage="rebalance"\}/);
+    } finally {
+      expect(await p.stop()).toBe(0);
+    }
+  }, 300_000);
+
   it('graceful stop mid-stream: every consumed record is written and committed, nothing twice', async () => {
     const t = topics('graceful');
     await fill(t, 3);
