@@ -44,9 +44,10 @@ const P = {
   sweepTexts: quick ? 512 : 2048,
   poolTexts: quick ? 1024 : 4096,
   poolRounds: quick ? 1 : 3,
-  drain: quick ? 4000 : 20000,
+  drain: quick ? 3000 : 12000,
+  rounds: quick ? 1 : 3,
   latencySeconds: quick ? 8 : 30,
-  naive: quick ? 150 : 600,
+  naive: quick ? 120 : 300,
   partitions: 6,
 };
 const cores = availableParallelism();
@@ -130,21 +131,48 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    // 3. Max sustainable throughput: drain a backlog; the rate between the first and last result append.
+    // 3 + 5. Max sustainable throughput and the naive baseline, in rounds: each round measures the limit
+    // (in process, best batch size), drains a backlog through klassify as its own process, and runs the
+    // naive consumer, back to back. Ratios are taken within a round and the median round is reported:
+    // this machine's speed drifts by tens of percent from minute to minute (shared host).
     phase(2, 'e2e');
-    const tDrain = benchTopics('drain');
-    await createTopics(admin, tDrain, P.partitions);
-    await fillBacklog(kafka, tDrain.input, P.drain);
-    const drainBar = bars.create(P.drain, 0, { phase: '  drain'.padEnd(10), note: '' });
-    const proc = await startPipelineProcess(brokers, tDrain, ['--model', modelDir]);
-    const drained = await observeOutput(kafka, tDrain, P.drain, 600_000, (n) => drainBar.update(n));
-    const pipelineRss = proc.peakRssBytes();
-    await proc.stop();
-    bars.remove(drainBar);
-    const span = (Math.max(...drained.appendTimes) - Math.min(...drained.appendTimes)) / 1000;
-    const e2e = (drained.appendTimes.length - 1) / span;
-    results.e2e = { records: drained.appendTimes.length, seconds: span, recordsPerSec: Math.round(e2e), peakRssBytes: pipelineRss, partitions: P.partitions };
-    log(`e2e: ${Math.round(e2e)} records/s (${(e2e / limit * 100).toFixed(1)}% of the limit), pipeline peak RSS ${(pipelineRss / 2 ** 20).toFixed(0)} MB`);
+    const fp32 = fp32Model(model);
+    const best = sweep.reduce((a, b) => (b.textsPerSec > a.textsPerSec ? b : a)).batchSize;
+    const roundTexts = texts(P.sweepTexts, 14);
+    const rounds: { limit: number; e2e: number; naive: number; pipelineRss: number; naiveRss: number; seconds: number; records: number }[] = [];
+    for (let r = 0; r < P.rounds; r++) {
+      const lr = await runner(model, model.modelPath, cores);
+      const roundLimit = await throughput(lr, roundTexts, best);
+      await lr.release();
+
+      const tDrain = benchTopics(`drain${r}`);
+      await createTopics(admin, tDrain, P.partitions);
+      await fillBacklog(kafka, tDrain.input, P.drain, 100 + r);
+      const drainBar = bars.create(P.drain, 0, { phase: `  drain ${r + 1}`.padEnd(10), note: '' });
+      const proc = await startPipelineProcess(brokers, tDrain, ['--model', modelDir]);
+      const drained = await observeOutput(kafka, tDrain, P.drain, 600_000, (n) => drainBar.update(n));
+      const pipelineRss = proc.peakRssBytes();
+      await proc.stop();
+      bars.remove(drainBar);
+      const span = (Math.max(...drained.appendTimes) - Math.min(...drained.appendTimes)) / 1000;
+      const e2eRate = (drained.appendTimes.length - 1) / span;
+
+      const tNaive = benchTopics(`naive${r}`);
+      await createTopics(admin, tNaive, P.partitions);
+      await fillBacklog(kafka, tNaive.input, P.naive, 200 + r);
+      const naiveRun = await runNaive(brokers, tNaive, fp32.path, model, P.naive);
+      rounds.push({ limit: roundLimit, e2e: e2eRate, naive: naiveRun.perSecond, pipelineRss, naiveRss: naiveRun.peakRssBytes, seconds: span, records: drained.appendTimes.length });
+      log(`round ${r + 1}: limit ${Math.round(roundLimit)}/s, e2e ${Math.round(e2eRate)}/s (${((e2eRate / roundLimit) * 100).toFixed(1)}%), naive ${naiveRun.perSecond.toFixed(1)}/s (e2e ${(e2eRate / naiveRun.perSecond).toFixed(1)}x)`);
+    }
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const e2e = med(rounds.map((x) => x.e2e));
+    const e2eRatio = med(rounds.map((x) => x.e2e / x.limit));
+    const naiveRatio = med(rounds.map((x) => x.e2e / x.naive));
+    const naive = { perSecond: med(rounds.map((x) => x.naive)), peakRssBytes: Math.max(...rounds.map((x) => x.naiveRss)) };
+    const pipelineRss = Math.max(...rounds.map((x) => x.pipelineRss));
+    results.e2e = { rounds, recordsPerSec: Math.round(e2e), ratioToLimit: e2eRatio, peakRssBytes: pipelineRss, partitions: P.partitions, limitBatchSize: best };
+    results.naive = { perSecond: naive.perSecond, speedup: naiveRatio, peakRssBytes: naive.peakRssBytes, model: fp32.note, paddedTo: m.maxLength };
+    log(`e2e: ${Math.round(e2e)} records/s, ${(e2eRatio * 100).toFixed(1)}% of the limit (median round); ${naiveRatio.toFixed(1)}x the naive consumer`);
 
     // 4. Latency at fixed open-loop rates.
     phase(3, 'latency');
@@ -171,16 +199,6 @@ async function main(): Promise<void> {
     }
     results.latency = latency;
 
-    // 5. The naive baseline, its own process, fp32 model padded to max length.
-    phase(4, 'naive');
-    const fp32 = fp32Model(model);
-    const tNaive = benchTopics('naive');
-    await createTopics(admin, tNaive, P.partitions);
-    await fillBacklog(kafka, tNaive.input, P.naive);
-    const naive = await runNaive(brokers, tNaive, fp32.path, model, P.naive);
-    results.naive = { ...naive, model: fp32.note };
-    log(`naive: ${naive.perSecond.toFixed(1)} records/s, peak RSS ${(naive.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
-
     // 6. fp32 against int8, in process, same texts and batching.
     phase(5, 'fp32/int8');
     const cmpTexts = texts(quick ? 512 : 1536, 13);
@@ -193,7 +211,6 @@ async function main(): Promise<void> {
     }
     await int8Runner.release();
     await fp32Runner.release();
-    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const sizeRatio = m.result.bytes / m.source.bytes;
     results.precision = { int8TextsPerSec: Math.round(med(rates.int8)), fp32TextsPerSec: Math.round(med(rates.fp32)), speedup: med(rates.int8) / med(rates.fp32), int8Bytes: m.result.bytes, fp32SourceBytes: m.source.bytes, sizeRatio, fp32Model: fp32.note };
     log(`int8 ${Math.round(med(rates.int8))} vs fp32 ${Math.round(med(rates.fp32))} texts/s = ${(med(rates.int8) / med(rates.fp32)).toFixed(2)}x; file ${(sizeRatio * 100).toFixed(1)}% of fp32`);
@@ -201,10 +218,10 @@ async function main(): Promise<void> {
     phase(6, 'report');
     const half = latency.find((l) => l.loadFraction === 0.5);
     const targets: Target[] = [
-      check('End-to-end vs limit', '>= 90% of the limit', (e2e / limit) * 100, '%', (v) => v >= 90),
+      check('End-to-end vs limit', '>= 90% of the limit (median round)', e2eRatio * 100, '%', (v) => v >= 90),
       check('p50 latency at 50% load', '<= 8 ms', half?.p50 ?? null, 'ms', (v) => v <= 8),
       check('p99 latency at 50% load', '<= 25 ms', half?.p99 ?? null, 'ms', (v) => v <= 25),
-      check('Speedup over the naive consumer', '>= 15x', e2e / naive.perSecond, 'x', (v) => v >= 15),
+      check('Speedup over the naive consumer', '>= 15x (median round)', naiveRatio, 'x', (v) => v >= 15),
       check('int8 over fp32 throughput', '>= 2.5x', med(rates.int8) / med(rates.fp32), 'x', (v) => v >= 2.5),
       check('int8 file size vs fp32', '<= 35%', sizeRatio * 100, '%', (v) => v <= 35),
       check('Pool vs limit', '>= 95% (pool bench, alternating rounds)', pool.ratio * 100, '%', (v) => v >= 95),
@@ -248,34 +265,37 @@ async function runNaive(brokers: string[], t: ReturnType<typeof benchTopics>, mo
 }
 
 function markdown(r: Record<string, unknown>, targets: Target[], latency: LatencyPoint[], sweep: { batchSize: number; textsPerSec: number }[], svg: string): string {
-  const e2e = r.e2e as { recordsPerSec: number; peakRssBytes: number; records: number; seconds: number };
-  const naive = r.naive as { perSecond: number; peakRssBytes: number; model: string };
+  type Round = { limit: number; e2e: number; naive: number; seconds: number; records: number };
+  const e2e = r.e2e as { rounds: Round[]; recordsPerSec: number; ratioToLimit: number; peakRssBytes: number; limitBatchSize: number };
+  const naive = r.naive as { perSecond: number; speedup: number; peakRssBytes: number; model: string; paddedTo: number };
   const precision = r.precision as { int8TextsPerSec: number; fp32TextsPerSec: number; speedup: number; sizeRatio: number; int8Bytes: number; fp32SourceBytes: number; fp32Model: string };
   const pool = r.pool as { poolTextsPerSec: number; limitTextsPerSec: number; ratio: number; dispatch: { noopRoundTripMs: { p50: number } }; memory: { perWorkerMb: number; rssMb: number }; note: string };
-  const limit = r.limit as { textsPerSec: number };
   const machine = r.machine as { cores: number; node: string };
   const model = r.model as { name: string; version: string; target: string };
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   return `# klassify benchmark — ${String(r.startedAt)}${r.quick ? ' (quick)' : ''}
 
-Model ${model.name} ${model.version} (${model.target}); ${machine.cores} cores; Node ${machine.node}. Ratios are
-taken within this run: the machine is shared, absolute figures drift between runs.
+Model ${model.name} ${model.version} (${model.target}); ${machine.cores} cores; Node ${machine.node}. The machine is
+shared: its speed drifts between minutes, so every ratio is taken between measurements made back to back
+(rounds; the median round is reported), never between phases far apart.
 
 ## Targets
 
 ${targetsTable(targets)}
 
-## Figures
+## Throughput
 
-| | records (texts) / s | vs limit |
-|---|---|---|
-| Limit: in-process, one session on all cores, length-sorted (best of sweep) | ${limit.textsPerSec} | 100% |
-| Inference pool (pool bench's own in-run limit: ${pool.limitTextsPerSec}) | ${pool.poolTextsPerSec} | ${(pool.ratio * 100).toFixed(1)}% of its limit |
-| End to end, Kafka → klassify → Kafka (${e2e.records} records in ${e2e.seconds.toFixed(1)} s) | ${e2e.recordsPerSec} | ${((e2e.recordsPerSec / limit.textsPerSec) * 100).toFixed(1)}% |
-| Naive per-message fp32 consumer | ${naive.perSecond.toFixed(1)} | ${((naive.perSecond / limit.textsPerSec) * 100).toFixed(1)}% |
+| round | limit (in process, B=${e2e.limitBatchSize}, ${machine.cores} threads) | end to end (Kafka → klassify → Kafka) | e2e / limit | naive consumer | e2e / naive |
+|---|---|---|---|---|---|
+${e2e.rounds.map((x, i) => `| ${i + 1} | ${Math.round(x.limit)}/s | ${Math.round(x.e2e)}/s (${x.records} records in ${x.seconds.toFixed(1)} s) | ${pct(x.e2e / x.limit)} | ${x.naive.toFixed(1)}/s | ${(x.e2e / x.naive).toFixed(1)}x |`).join('\n')}
 
-Speedup over naive: **${(e2e.recordsPerSec / naive.perSecond).toFixed(1)}x**.
+Median: end to end ${e2e.recordsPerSec}/s, **${pct(e2e.ratioToLimit)} of the limit**, **${naive.speedup.toFixed(1)}x the naive consumer**
+(one fp32 inference per message, padded to ${naive.paddedTo} tokens, ONNX Runtime defaults, one awaited produce per result).
 
-Limit by batch size: ${sweep.map((s) => `B=${s.batchSize}: ${s.textsPerSec}/s`).join(', ')}.
+Limit by batch size (one session, all cores, length-sorted): ${sweep.map((x) => `B=${x.batchSize}: ${x.textsPerSec}/s`).join(', ')}.
+
+Inference pool (its own alternating rounds): ${pool.poolTextsPerSec}/s against an in-run limit of ${pool.limitTextsPerSec}/s,
+**${pct(pool.ratio)}**; a no-op task's round trip ${pool.dispatch.noopRoundTripMs.p50} ms (median).
 
 ## Latency (input record time → result append time, open loop)
 
@@ -283,12 +303,16 @@ Limit by batch size: ${sweep.map((s) => `B=${s.batchSize}: ${s.textsPerSec}/s`).
 |---|---|---|---|---|---|---|
 ${latency.map((l) => `| ${l.loadFraction * 100}% | ${l.ratePerSec} | ${l.p50} | ${l.p95} | ${l.p99} | ${l.max} | ${l.count} |`).join('\n')}
 
+Loads are fractions of the median end-to-end rate. Input records carry their scheduled send time; the output
+topic uses LogAppendTime, so both ends are broker-side facts.
+
 ![latency against load](${svg})
 
 ## int8 against fp32
 
-int8 ${precision.int8TextsPerSec} texts/s, fp32 ${precision.fp32TextsPerSec} texts/s: **${precision.speedup.toFixed(2)}x**. File ${precision.int8Bytes} bytes
-against ${precision.fp32SourceBytes} bytes fp32 source: **${(precision.sizeRatio * 100).toFixed(1)}%**. fp32 model: ${precision.fp32Model}.
+int8 ${precision.int8TextsPerSec} texts/s, fp32 ${precision.fp32TextsPerSec} texts/s (alternating, same texts, batch 32): **${precision.speedup.toFixed(2)}x**.
+File ${precision.int8Bytes} bytes against ${precision.fp32SourceBytes} bytes for the fp32 source: **${pct(precision.sizeRatio)}**.
+fp32 model: ${precision.fp32Model}.
 
 ## Memory (peak RSS)
 
@@ -298,7 +322,7 @@ against ${precision.fp32SourceBytes} bytes fp32 source: **${(precision.sizeRatio
 | naive consumer (fp32) | ${(naive.peakRssBytes / 2 ** 20).toFixed(0)} MB |
 | pool bench: per worker / whole process | ${pool.memory.perWorkerMb} MB / ${pool.memory.rssMb} MB |
 
-Pool bench: ${pool.note}. Naive model: ${naive.model}.
+Pool bench: ${pool.note}.
 `;
 }
 

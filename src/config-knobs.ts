@@ -55,6 +55,7 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('pipeline.maxTextBytes', 'KLASSIFY_MAX_TEXT_BYTES', 'max-text-bytes', 'int', 65_536, 'Texts longer than this (UTF-8 bytes) go to the dead-letter topic instead of being truncated.'),
   k('pipeline.maxInFlight', 'KLASSIFY_MAX_IN_FLIGHT', 'max-in-flight', 'int', 4096, 'Records fetched but not yet committed; above it fetching pauses. Bounds memory.'),
   k('pipeline.shutdownTimeoutMs', 'KLASSIFY_SHUTDOWN_TIMEOUT_MS', 'shutdown-timeout-ms', 'int', 30_000, 'How long a graceful stop may take to drain and commit (ms).'),
+  k('pipeline.commitIntervalMs', 'KLASSIFY_COMMIT_INTERVAL_MS', 'commit-interval-ms', 'int', 100, 'At-least-once: how often delivered offsets are committed (ms). Lower: less redone after a crash; higher: fewer requests. Exactly-once commits with every transaction.'),
   k('pipeline.sessionTimeoutMs', 'KLASSIFY_SESSION_TIMEOUT_MS', 'session-timeout-ms', 'int', 30_000, 'Consumer-group session timeout (ms): how long a dead instance holds its partitions before the group moves them. Lower: faster failover; the broker bounds it (group.min.session.timeout.ms, 6 s by default).'),
   k('pipeline.fromBeginning', 'KLASSIFY_FROM_BEGINNING', 'from-beginning', 'bool', true, 'Where a new group starts: earliest (true) or latest offset.'),
   // Micro-batching

@@ -41,6 +41,7 @@ const schema = z.object({
     maxInFlight: z.number().int().min(1),
     shutdownTimeoutMs: z.number().int().min(100),
     sessionTimeoutMs: z.number().int().min(1000),
+    commitIntervalMs: z.number().int().min(0),
     fromBeginning: z.boolean(),
   }),
   batch: z.object({

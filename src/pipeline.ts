@@ -78,7 +78,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     };
     this.#sink = p.delivery === 'exactly-once'
       ? new ExactlyOnceSink(kafka, this.#ledger, p.groupId, `klassify-${p.groupId}`, events)
-      : new AtLeastOnceSink(kafka, this.#ledger, this.#source, events);
+      : new AtLeastOnceSink(kafka, this.#ledger, this.#source, events, p.commitIntervalMs);
     const workers = classifier.health().workers;
     this.#batcher = new MicroBatcher<Job>(
       { maxSize: config.batch.maxSize, maxTokens: config.batch.maxTokens, maxWaitMs: config.batch.maxWaitMs, slots: workers },
