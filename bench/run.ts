@@ -54,13 +54,32 @@ const cores = availableParallelism();
 const modelDir = args.model ?? join(packageRoot, DEFAULT_MODEL);
 const outDir = args.out ?? join(packageRoot, 'bench', 'results');
 
-const bars = new cliProgress.MultiBar({ format: '{phase} [{bar}] {percentage}% {note}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
-const phaseBar = bars.create(6, 0, { phase: 'bench'.padEnd(10), note: '' });
+// Progress bars on a terminal; plain lines in logs and CI (cli-progress draws nothing without a TTY,
+// and would swallow the log lines too).
+const tty = process.stderr.isTTY === true;
+const multi = tty ? new cliProgress.MultiBar({ format: '{phase} [{bar}] {percentage}% {note}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+interface Bar {
+  update(n: number, payload?: Record<string, string>): void;
+}
+const bars = {
+  create(total: number, start: number, payload: Record<string, string>): Bar {
+    return multi?.create(total, start, payload) ?? { update: () => undefined };
+  },
+  remove(bar: Bar): void {
+    if (multi) multi.remove(bar as cliProgress.SingleBar);
+  },
+  stop(): void {
+    multi?.stop();
+  },
+};
+const phaseBar = bars.create(5, 0, { phase: 'bench'.padEnd(10), note: '' });
 function phase(n: number, name: string): void {
   phaseBar.update(n, { phase: name.padEnd(10), note: `phase ${n + 1}/6` });
+  if (!tty) process.stderr.write(`[bench] phase ${n + 1}/6: ${name}\n`);
 }
 function log(line: string): void {
-  bars.log(`${line}\n`);
+  if (multi) multi.log(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
 }
 
 function texts(n: number, seed: number): string[] {
@@ -200,7 +219,7 @@ async function main(): Promise<void> {
     results.latency = latency;
 
     // 6. fp32 against int8, in process, same texts and batching.
-    phase(5, 'fp32/int8');
+    phase(4, 'fp32/int8');
     const cmpTexts = texts(quick ? 512 : 1536, 13);
     const int8Runner = await runner(model, model.modelPath, cores);
     const fp32Runner = await runner(model, fp32.path, cores);
@@ -215,7 +234,7 @@ async function main(): Promise<void> {
     results.precision = { int8TextsPerSec: Math.round(med(rates.int8)), fp32TextsPerSec: Math.round(med(rates.fp32)), speedup: med(rates.int8) / med(rates.fp32), int8Bytes: m.result.bytes, fp32SourceBytes: m.source.bytes, sizeRatio, fp32Model: fp32.note };
     log(`int8 ${Math.round(med(rates.int8))} vs fp32 ${Math.round(med(rates.fp32))} texts/s = ${(med(rates.int8) / med(rates.fp32)).toFixed(2)}x; file ${(sizeRatio * 100).toFixed(1)}% of fp32`);
 
-    phase(6, 'report');
+    phase(5, 'report');
     const half = latency.find((l) => l.loadFraction === 0.5);
     const targets: Target[] = [
       check('End-to-end vs limit', '>= 90% of the limit (median round)', e2eRatio * 100, '%', (v) => v >= 90),

@@ -40,6 +40,8 @@ export interface LocalKafkaOptions {
   controllerPort: number;
   /** How long to wait for the broker to answer (ms). */
   startTimeoutMs?: number;
+  /** Also listen with SASL/PLAIN on this port for these users. */
+  saslPlain?: SaslPlainListener;
 }
 
 export interface KafkaState extends DaemonState {
@@ -74,16 +76,37 @@ export async function kafkaClasspath(home: string): Promise<string> {
   return join(dir, 'libs', '*');
 }
 
-export function serverProperties(o: { nodeId: number; port: number; controllerPort: number; logDir: string }): string {
+/** A SASL/PLAIN listener beside the plaintext one (for trying klassify's SASL settings locally). */
+export interface SaslPlainListener {
+  port: number;
+  /** user name → password */
+  users: Record<string, string>;
+}
+
+function jaasString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export function serverProperties(o: { nodeId: number; port: number; controllerPort: number; logDir: string; sasl?: SaslPlainListener | undefined }): string {
+  const sasl = o.sasl;
+  const listeners = [`PLAINTEXT://127.0.0.1:${o.port}`, ...(sasl ? [`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`] : [])];
+  const saslLines = sasl
+    ? [
+        'sasl.enabled.mechanisms=PLAIN',
+        'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN',
+        `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(sasl.users).map(([u, pw]) => `user_${u}=${jaasString(pw)}`).join(' ')};`,
+      ]
+    : [];
   return [
     'process.roles=broker,controller',
     `node.id=${o.nodeId}`,
     `controller.quorum.voters=${o.nodeId}@127.0.0.1:${o.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${o.port}`,
+    `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${o.controllerPort}`].join(',')}`,
+    `advertised.listeners=${listeners.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+    ...saslLines,
     `log.dirs=${o.logDir}`,
     'num.partitions=1',
     // A single node can hold only one replica of the internal topics.
@@ -175,7 +198,7 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaStatus> 
       throw new ServiceStartError(`cannot start local Kafka: ${name} ${value} is in use; free it or pick another (KLASSIFY_KAFKA_PORT / KLASSIFY_KAFKA_CONTROLLER_PORT, 0 = any free port)`);
     }
   }
-  writeFileSync(p.props, serverProperties({ nodeId: 1, port, controllerPort, logDir: p.data }));
+  writeFileSync(p.props, serverProperties({ nodeId: 1, port, controllerPort, logDir: p.data, sasl: options.saslPlain }));
   writeFileSync(join(p.dir, 'log4j2.properties'), LOG4J2);
 
   // Storage is formatted once per data folder; the cluster id is kept so restarts reuse the data.
