@@ -2,6 +2,7 @@
 // structured cloning. Errors travel as { code, message }, never as Error objects, which lose their class
 // and code on the way.
 import type { InferenceSession } from 'onnxruntime-node';
+import type { BatchTimings } from '../src/model/classifier.js';
 import type { WorkerPinning } from './pinning.js';
 
 /** What a worker needs to load the model: files and manifest facts, already validated by the pool. */
@@ -89,18 +90,8 @@ export interface ItemError {
   message: string;
 }
 
-export interface WorkerTimings {
-  tokenizeMs: number;
-  /** Sum of session.run time (tensor building and softmax excluded). */
-  inferenceMs: number;
-  /** Rows that ran (texts minus failed items). */
-  rows: number;
-  /** Real tokens of those rows. */
-  tokens: number;
-  /** rows x padded length, summed over calls: what ORT computed. */
-  paddedTokens: number;
-  /** session.run calls. */
-  runs: number;
+/** What a worker measured for one task: the classifier's batch timings (bar the queue wait, which only the pool sees), plus its own clock. */
+export interface WorkerTimings extends Omit<BatchTimings, 'queueMs'> {
   /** The worker's wall time for the task, from receipt to reply. */
   workerMs: number;
   /** When the worker started and finished the task: performance.timeOrigin + now(), comparable across threads. */

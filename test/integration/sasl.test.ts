@@ -63,7 +63,7 @@ describe('SASL/PLAIN', () => {
   }, 150_000);
 
   it('SASL settings without a password are a configuration error', async () => {
-    const env = { ...process.env, KAFKA_BROKERS: saslBootstrap, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'klassify' };
+    const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: saslBootstrap, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'klassify' };
     delete env.KAFKA_SASL_PASSWORD;
     const r = await runCli(['produce', '--generate', '--count', '1', '--quiet'], { env });
     expect(r.code).toBe(1);
