@@ -59,7 +59,10 @@ export class KafkaSource {
       // Fetch returns as soon as one byte is there: latency matters more than request count here.
       minBytes: 1,
       maxWaitTimeInMs: 100,
-      maxBytesPerPartition: 1024 * 1024,
+      // One fetch may overshoot --max-in-flight before fetching pauses: keep a fetch modest so memory
+      // stays bounded (128 KB a partition, 1 MB in all, is still hundreds of posts per partition).
+      maxBytesPerPartition: 128 * 1024,
+      maxBytes: 1024 * 1024,
       readUncommitted: options.readCommitted === false,
       retry: { retries: 10 },
     });

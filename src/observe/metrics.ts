@@ -34,6 +34,7 @@ export class Metrics {
   readonly groupStatus: client.Gauge<'group'>;
   readonly errors: client.Counter<'stage'>;
   readonly groupJoins: client.Counter;
+  readonly fetchPauses: client.Counter;
 
   constructor(registry: Registry = new client.Registry()) {
     this.registry = registry;
@@ -66,6 +67,7 @@ export class Metrics {
     this.lagSeconds = gauge('klassify_consumer_lag_seconds', 'Age of the oldest unconsumed record (0 when none).', ['group', 'topic', 'partition']);
     this.groupStatus = gauge('klassify_consumer_group_status', 'Group status: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.', ['group']);
     this.errors = counter('klassify_errors_total', 'Errors by pipeline stage (retried or dead-lettered; see logs).', ['stage']);
+    this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight.');
     this.groupJoins = counter('klassify_group_joins_total', 'Times this instance joined its consumer group (1 + rebalances it took part in).');
   }
 
@@ -87,7 +89,10 @@ export class Metrics {
       for (const ms of e.endToEndMs) this.endToEnd.observe(Math.max(0, ms) / 1000);
       for (const ms of e.inPipelineMs) this.inPipeline.observe(Math.max(0, ms) / 1000);
     });
-    pipeline.on('paused', (e) => this.fetchPaused.set(e.paused ? 1 : 0));
+    pipeline.on('paused', (e) => {
+      this.fetchPaused.set(e.paused ? 1 : 0);
+      if (e.paused) this.fetchPauses.inc();
+    });
     pipeline.on('assigned', () => this.groupJoins.inc());
     pipeline.on('error', (e) => this.errors.inc({ stage: e.stage }));
   }

@@ -103,6 +103,36 @@ describe('delivery under crashes', () => {
     }
   }, 300_000);
 
+  it('backpressure: past --max-in-flight fetching pauses, in-flight stays bounded, and it resumes to the end', async () => {
+    const t = topics('backpressure');
+    await fill(t, 3);
+    const kafka = testKafka();
+    const p = await startPipeline(pipelineArgs(t, ['--max-in-flight', '200']));
+    let maxInFlight = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await (await fetch(`${p.url}/metrics`)).text();
+        maxInFlight = Math.max(maxInFlight, Number(/^klassify_in_flight_records (\d+)/m.exec(m)?.[1] ?? 0));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      const out = await collect(kafka, t.output, N, { timeoutMs: 240_000 });
+      sampling = false;
+      await sampler;
+      expect(out).toHaveLength(N);
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      expect(Number(/^klassify_fetch_pauses_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      // The bound plus at most one fetch (128 KB a partition) of ~100-byte posts.
+      expect(maxInFlight).toBeGreaterThan(0);
+      expect(maxInFlight).toBeLessThan(200 + 3 * 1400);
+    } finally {
+      sampling = false;
+      expect(await p.stop()).toBe(0);
+    }
+  }, 300_000);
+
   it('graceful stop mid-stream: every consumed record is written and committed, nothing twice', async () => {
     const t = topics('graceful');
     await fill(t, 3);
