@@ -1,6 +1,7 @@
 // Delivery guarantees under crashes: the pipeline process is killed with SIGKILL mid-stream, again and
 // again, and restarted. At-least-once: no input is missing from the output. Exactly-once: every input
-// appears exactly once in the read_committed output. Graceful stop: what was consumed is committed.
+// appears exactly once in the read_committed output. The same two guarantees through rebalances under
+// load (an instance joins, then one leaves). Graceful stop: what was consumed is committed.
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
 import { PostGenerator } from '../../src/produce/generator.js';
@@ -58,6 +59,51 @@ async function crashLoop(t: PipelineTopics, extra: string[], readCommitted: bool
     return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
   } finally {
     expect(await final.stop()).toBe(0);
+  }
+}
+
+/** Sum of a counter over its label sets in a /metrics page. */
+function counterTotal(metrics: string, name: string): number {
+  let total = 0;
+  for (const m of metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1]);
+  return total;
+}
+
+/**
+ * Two rebalances under load: instance A runs alone, B joins mid-stream (A gives up partitions), then A
+ * stops gracefully (B takes them all). Both run one worker, so the backlog outlasts both rebalances.
+ */
+async function scaleOutAndIn(t: PipelineTopics, extra: string[], readCommitted: boolean): Promise<ResultRecord[]> {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const written = async (): Promise<number> => (await admin.fetchTopicOffsets(t.output)).reduce((n, p) => n + Number(p.high), 0);
+  const args = pipelineArgs(t, [...extra, '--workers', '1', '--session-timeout-ms', '6000']);
+  const a = await startPipeline(args);
+  let b: Awaited<ReturnType<typeof startPipeline>> | undefined;
+  try {
+    for (let i = 0; i < 600 && (await written()) < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    b = await startPipeline(args);
+    // B has its share when it has taken records in; only then does A leave.
+    let bIn = 0;
+    for (let i = 0; i < 600 && bIn === 0; i++) {
+      bIn = counterTotal(await (await fetch(`${b.url}/metrics`)).text(), 'klassify_records_in_total');
+      if (bIn === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(bIn).toBeGreaterThan(0);
+    const aJoins = counterTotal(await (await fetch(`${a.url}/metrics`)).text(), 'klassify_group_joins_total');
+    expect(aJoins).toBeGreaterThanOrEqual(2);
+    expect(await a.stop('SIGTERM')).toBe(0);
+    // Both rebalances happened before the end of the backlog (log-end offsets would count transaction
+    // markers too: the group's committed input offsets say how far it got).
+    const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    expect(committed!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)).toBeLessThan(N);
+    const out = await collect(kafka, t.output, N, { timeoutMs: 180_000, readCommitted, settleMs: 2_000 });
+    return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
+  } finally {
+    await admin.disconnect();
+    await a.stop();
+    if (b) expect(await b.stop()).toBe(0);
   }
 }
 
@@ -131,6 +177,20 @@ describe('delivery under crashes', () => {
       sampling = false;
       expect(await p.stop()).toBe(0);
     }
+  }, 300_000);
+
+  it('rebalances under load (an instance joins, then one leaves): at-least-once, no input missing', async () => {
+    const t = topics('rebalance-alo');
+    const ids = await fill(t, 4);
+    const results = await scaleOutAndIn(t, [], false);
+    expect(new Set(results.map((r) => r.id))).toEqual(new Set(ids));
+  }, 300_000);
+
+  it('rebalances under load in exactly-once mode: every input exactly once in the read_committed output', async () => {
+    const t = topics('rebalance-eos');
+    const ids = await fill(t, 4);
+    const results = await scaleOutAndIn(t, ['--delivery', 'exactly-once'], true);
+    expect(results.map((r) => r.id).sort()).toEqual([...ids].sort());
   }, 300_000);
 
   it('graceful stop mid-stream: every consumed record is written and committed, nothing twice', async () => {
