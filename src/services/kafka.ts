@@ -42,6 +42,8 @@ export interface LocalKafkaOptions {
   startTimeoutMs?: number;
   /** Also listen with SASL/PLAIN on this port for these users. */
   saslPlain?: SaslPlainListener;
+  /** Also listen with TLS on this port. */
+  tls?: TlsListener;
 }
 
 export interface KafkaState extends DaemonState {
@@ -81,22 +83,57 @@ export interface SaslPlainListener {
   port: number;
   /** user name → password */
   users: Record<string, string>;
+  /** Also accept SCRAM-SHA-256 and SCRAM-SHA-512 for the same users (credentials stored when formatting). */
+  scram?: boolean;
+}
+
+const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+/** StorageTool arguments that store the SCRAM credentials of a fresh cluster's users. */
+export function scramFormatArgs(sasl: SaslPlainListener | undefined): string[] {
+  if (!sasl?.scram) return [];
+  return Object.entries(sasl.users).flatMap(([user, password]) =>
+    SCRAM_MECHANISMS.flatMap((m) => ['--add-scram', `${m}=[name=${user},password=${JSON.stringify(password)}]`]),
+  );
+}
+
+/** A TLS listener beside the plaintext one (for trying klassify's TLS settings locally). */
+export interface TlsListener {
+  port: number;
+  /** PEM file holding the broker's unencrypted PKCS#8 private key followed by its certificate chain. */
+  keystorePem: string;
 }
 
 function jaasString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-export function serverProperties(o: { nodeId: number; port: number; controllerPort: number; logDir: string; sasl?: SaslPlainListener | undefined }): string {
-  const sasl = o.sasl;
-  const listeners = [`PLAINTEXT://127.0.0.1:${o.port}`, ...(sasl ? [`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`] : [])];
+export function serverProperties(o: {
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+  logDir: string;
+  sasl?: SaslPlainListener | undefined;
+  tls?: TlsListener | undefined;
+}): string {
+  const { sasl, tls } = o;
+  const listeners = [
+    `PLAINTEXT://127.0.0.1:${o.port}`,
+    ...(sasl ? [`SASL_PLAINTEXT://127.0.0.1:${sasl.port}`] : []),
+    ...(tls ? [`SSL://127.0.0.1:${tls.port}`] : []),
+  ];
+  const protocols = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT', ...(sasl ? ['SASL_PLAINTEXT:SASL_PLAINTEXT'] : []), ...(tls ? ['SSL:SSL'] : [])];
+  const mechanisms = ['PLAIN', ...(sasl?.scram ? SCRAM_MECHANISMS : [])].join(',');
   const saslLines = sasl
     ? [
-        'sasl.enabled.mechanisms=PLAIN',
-        'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN',
+        `sasl.enabled.mechanisms=${mechanisms}`,
+        `listener.name.sasl_plaintext.sasl.enabled.mechanisms=${mechanisms}`,
         `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(sasl.users).map(([u, pw]) => `user_${u}=${jaasString(pw)}`).join(' ')};`,
+        ...(sasl.scram ? SCRAM_MECHANISMS.map((m) => `listener.name.sasl_plaintext.${m.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`) : []),
       ]
     : [];
+  // PEM keystores need no keytool step (KIP-651); an unencrypted key needs no key password.
+  const tlsLines = tls ? ['listener.name.ssl.ssl.keystore.type=PEM', `listener.name.ssl.ssl.keystore.location=${tls.keystorePem}`, 'listener.name.ssl.ssl.client.auth=none'] : [];
   return [
     'process.roles=broker,controller',
     `node.id=${o.nodeId}`,
@@ -105,8 +142,9 @@ export function serverProperties(o: { nodeId: number; port: number; controllerPo
     `advertised.listeners=${listeners.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+    `listener.security.protocol.map=${protocols.join(',')}`,
     ...saslLines,
+    ...tlsLines,
     `log.dirs=${o.logDir}`,
     'num.partitions=1',
     // A single node can hold only one replica of the internal topics.
@@ -198,14 +236,14 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaStatus> 
       throw new ServiceStartError(`cannot start local Kafka: ${name} ${value} is in use; free it or pick another (KLASSIFY_KAFKA_PORT / KLASSIFY_KAFKA_CONTROLLER_PORT, 0 = any free port)`);
     }
   }
-  writeFileSync(p.props, serverProperties({ nodeId: 1, port, controllerPort, logDir: p.data, sasl: options.saslPlain }));
+  writeFileSync(p.props, serverProperties({ nodeId: 1, port, controllerPort, logDir: p.data, sasl: options.saslPlain, tls: options.tls }));
   writeFileSync(join(p.dir, 'log4j2.properties'), LOG4J2);
 
   // Storage is formatted once per data folder; the cluster id is kept so restarts reuse the data.
   // KRaft wants a cluster id of 16 bytes in base64url without padding.
   const clusterId = previous?.clusterId ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
   await run(java.path, ['-cp', classpath, `-Dlog4j2.configurationFile=${join(p.dir, 'log4j2.properties')}`,
-    'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.props, '--ignore-formatted'], { timeout: 120_000 })
+    'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.props, '--ignore-formatted', ...scramFormatArgs(options.saslPlain)], { timeout: 120_000 })
     .catch((err: unknown) => {
       const detail = String((err as { stderr?: string }).stderr ?? err).slice(0, 2000);
       throw new ProvisionError(`formatting Kafka storage in ${p.data} failed: ${detail}`, { cause: err });
