@@ -17,9 +17,7 @@ report from an existing metrics.json.
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -27,6 +25,8 @@ import platform
 import random
 import sys
 import time
+
+from common import collate, length_grouped_batches, read_jsonl, sha256_file
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -40,11 +40,6 @@ def log(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- data
-
-def read_jsonl(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
 
 def load_tokenizers(model_dir: str, max_length: int):
     """Return (training tokenizer with truncation, export tokenizer without any)."""
@@ -66,36 +61,9 @@ def encode(tok, texts: list[str]) -> list[list[int]]:
     return [e.ids for e in tok.encode_batch(texts)]
 
 
-def collate(seqs: list[list[int]]):
-    import torch
-
-    width = max(len(s) for s in seqs)
-    ids = torch.zeros((len(seqs), width), dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, : len(s)] = 1
-    return ids, mask, torch.zeros_like(ids)
-
-
-def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random,
-                           mega: int = 50) -> list[list[int]]:
-    """Shuffle, sort by length inside chunks of batch_size*mega, shuffle batches."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    step = batch_size * mega
-    for start in range(0, len(order), step):
-        chunk = sorted(order[start:start + step], key=lambda i: lengths[i])
-        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
 # -------------------------------------------------------------------------- model
 
 def build_model(model_dir: str, num_labels: int, dropout: float):
-    import torch
     from torch import nn
     from transformers import BertModel
     from transformers.utils import logging as hf_logging
@@ -178,14 +146,6 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels=LABELS) 
         "per_class": per,
         "confusion_matrix": {"rows_true_cols_pred": labels, "matrix": cm},
     }
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------- report
@@ -359,7 +319,7 @@ def main() -> None:
     enc = {n: encode(train_tok, [r["text"] for r in rows]) for n, rows in splits.items()}
     y = {n: [lab[r["label"]] for r in rows] for n, rows in splits.items()}
     n_trunc = sum(1 for s in enc["train"] if len(s) >= args.max_length)
-    log(f"examples: " + ", ".join(f"{n}={len(v)}" for n, v in enc.items()) +
+    log("examples: " + ", ".join(f"{n}={len(v)}" for n, v in enc.items()) +
         f"; train tokens/example mean {np.mean([len(s) for s in enc['train']]):.1f}, "
         f"max {max(len(s) for s in enc['train'])}, truncated {n_trunc}")
 

@@ -28,7 +28,6 @@ Run with training/tiny/run.sh. Uses one torch thread by default (the machine is 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -38,24 +37,13 @@ import time
 
 LABELS = ["negative", "neutral", "positive"]
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from common import collate, length_grouped_batches, read_jsonl, sha256_file  # noqa: E402
 T0 = time.time()
 
 
 def log(msg: str) -> None:
     print(f"[tiny {time.time() - T0:7.1f}s] {msg}", flush=True)
-
-
-def read_jsonl(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -74,30 +62,6 @@ def prepare_split(csv: str, work: str, heldout_ref: str | None) -> dict[str, lis
     else:
         log("no reference heldout.jsonl given/found: split not cross-checked")
     return {name: read_jsonl(os.path.join(data_dir, f"{name}.jsonl")) for name in ("train", "validation", "test")}
-
-
-def collate(seqs: list[list[int]]):
-    import torch
-
-    width = max(len(s) for s in seqs)
-    ids = torch.zeros((len(seqs), width), dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, : len(s)] = 1
-    return ids, mask, torch.zeros_like(ids)
-
-
-def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffle, sort by length inside chunks of 50 batches, shuffle the batches: little padding, still random."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches, step = [], batch_size * 50
-    for start in range(0, len(order), step):
-        chunk = sorted(order[start:start + step], key=lambda i: lengths[i])
-        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
 
 
 # ------------------------------------------------------------------------------------------ model
