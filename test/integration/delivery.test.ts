@@ -2,6 +2,7 @@
 // again, and restarted. At-least-once: no input is missing from the output. Exactly-once: every input
 // appears exactly once in the read_committed output. The same two guarantees through rebalances under
 // load (an instance joins, then one leaves). Graceful stop: what was consumed is committed.
+import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
 import { PostGenerator } from '../../src/produce/generator.js';
@@ -32,25 +33,35 @@ async function fill(t: PipelineTopics, partitions: number): Promise<string[]> {
   return ids;
 }
 
+/** Results written to the output topic so far (log-end offsets; in exactly-once mode these count markers too). */
+async function written(admin: Admin, t: PipelineTopics): Promise<number> {
+  return (await admin.fetchTopicOffsets(t.output)).reduce((n, p) => n + Number(p.high), 0);
+}
+
+/** The group's committed input offsets: per partition, and their sum (records consumed for good). */
+async function committedInput(admin: Admin, t: PipelineTopics): Promise<{ total: number; partitions: { partition: number; offset: string }[] }> {
+  const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+  const partitions = committed?.partitions ?? [];
+  return { total: partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0), partitions };
+}
+
 /** Starts the pipeline, lets it work a little, kills it with SIGKILL; KILLS times; then runs it to the end. */
 async function crashLoop(t: PipelineTopics, extra: string[], readCommitted: boolean): Promise<ResultRecord[]> {
   const kafka = testKafka();
   const admin = kafka.admin();
   await admin.connect();
-  const written = async (): Promise<number> => (await admin.fetchTopicOffsets(t.output)).reduce((n, p) => n + Number(p.high), 0);
   for (let k = 0; k < KILLS; k++) {
     const p = await startPipeline(pipelineArgs(t, [...extra, '--session-timeout-ms', '6000']));
     // Kill once this run has written something, at a different moment each time: mid-batch,
     // mid-produce, mid-commit, mid-transaction.
-    const before = await written();
-    for (let i = 0; i < 300 && (await written()) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+    const before = await written(admin, t);
+    for (let i = 0; i < 300 && (await written(admin, t)) <= before; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 50 + k * 120));
     await p.stop('SIGKILL');
   }
   // The kills must have landed mid-stream: some input was committed, and some was left for the last run.
-  const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+  const { total: done } = await committedInput(admin, t);
   await admin.disconnect();
-  const done = committed!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
   expect(done).toBeGreaterThan(0);
   expect(done).toBeLessThan(N);
   const final = await startPipeline(pipelineArgs(t, [...extra, '--session-timeout-ms', '6000']));
@@ -71,18 +82,19 @@ function counterTotal(metrics: string, name: string): number {
 
 /**
  * Two rebalances under load: instance A runs alone, B joins mid-stream (A gives up partitions), then A
- * stops gracefully (B takes them all). Both run one worker, so the backlog outlasts both rebalances.
+ * stops gracefully (B takes them all). One worker each and a small in-flight bound make the backlog
+ * outlast both rebalances.
  */
 async function scaleOutAndIn(t: PipelineTopics, extra: string[], readCommitted: boolean): Promise<ResultRecord[]> {
   const kafka = testKafka();
   const admin = kafka.admin();
   await admin.connect();
-  const written = async (): Promise<number> => (await admin.fetchTopicOffsets(t.output)).reduce((n, p) => n + Number(p.high), 0);
-  const args = pipelineArgs(t, [...extra, '--workers', '1', '--session-timeout-ms', '6000']);
+  // A stopping instance drains what it fetched: a small in-flight bound leaves most of the backlog for B.
+  const args = pipelineArgs(t, [...extra, '--workers', '1', '--max-in-flight', '300', '--session-timeout-ms', '6000']);
   const a = await startPipeline(args);
   let b: Awaited<ReturnType<typeof startPipeline>> | undefined;
   try {
-    for (let i = 0; i < 600 && (await written()) < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && (await written(admin, t)) < 300; i++) await new Promise((r) => setTimeout(r, 50));
     b = await startPipeline(args);
     // B has its share when it has taken records in; only then does A leave.
     let bIn = 0;
@@ -96,8 +108,7 @@ async function scaleOutAndIn(t: PipelineTopics, extra: string[], readCommitted: 
     expect(await a.stop('SIGTERM')).toBe(0);
     // Both rebalances happened before the end of the backlog (log-end offsets would count transaction
     // markers too: the group's committed input offsets say how far it got).
-    const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
-    expect(committed!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)).toBeLessThan(N);
+    expect((await committedInput(admin, t)).total).toBeLessThan(N);
     const out = await collect(kafka, t.output, N, { timeoutMs: 180_000, readCommitted, settleMs: 2_000 });
     return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
   } finally {
@@ -202,14 +213,13 @@ describe('delivery under crashes', () => {
     expect(await p.stop('SIGTERM')).toBe(0);
     const admin = kafka.admin();
     await admin.connect();
-    const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    const { total: committedTotal, partitions } = await committedInput(admin, t);
     await admin.disconnect();
-    const committedTotal = committed!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
     const out = await collect(kafka, t.output, N, { timeoutMs: 5_000 });
     const results = out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
     expect(committedTotal).toBeGreaterThan(0);
     expect(results).toHaveLength(committedTotal);
-    for (const part of committed!.partitions) {
+    for (const part of partitions) {
       const offsets = results.filter((r) => r.source.partition === part.partition).map((r) => r.source.offset).sort((a, b) => a - b);
       expect(offsets).toEqual(Array.from({ length: Number(part.offset) }, (_, i) => i));
     }
