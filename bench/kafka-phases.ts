@@ -165,10 +165,11 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
       const send = producer.send({ topic, messages, acks: 1 }).finally(() => inFlight.delete(send));
       inFlight.add(send);
     }
-    // Send every 5 ms at most: one produce request per record would load the broker (and this process)
-    // more than the pipeline under test. Records keep their due time, so the wait counts as latency.
+    // Send when the next record is due (timers tick at 1 ms at best), as a producer with linger.ms=0
+    // would: a coarser tick would add its own wait to every measured latency. Records keep their due
+    // time, so any lag of this process still counts as latency.
     const nextDue = start + (sent / ratePerSec) * 1000;
-    await new Promise((r) => setTimeout(r, Math.max(5, nextDue - Date.now())));
+    await new Promise((r) => setTimeout(r, Math.max(1, nextDue - Date.now())));
   }
   await Promise.all(inFlight);
   await producer.disconnect();
@@ -176,10 +177,11 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
 }
 
 /** Polls the topic's log-end offsets until `count` records were written (cheap: no reading). */
-export async function waitForOutput(admin: Admin, topic: string, count: number, timeoutMs: number): Promise<void> {
+export async function waitForOutput(admin: Admin, topic: string, count: number, timeoutMs: number, onProgress?: (n: number) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const written = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+    onProgress?.(written);
     if (written >= count) return;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -240,8 +240,7 @@ export async function kafkaUp(options: LocalKafkaOptions): Promise<KafkaStatus> 
   writeFileSync(join(p.dir, 'log4j2.properties'), LOG4J2);
 
   // Storage is formatted once per data folder; the cluster id is kept so restarts reuse the data.
-  // KRaft wants a cluster id of 16 bytes in base64url without padding.
-  const clusterId = previous?.clusterId ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  const clusterId = previous?.clusterId ?? newClusterId();
   await run(java.path, ['-cp', classpath, `-Dlog4j2.configurationFile=${join(p.dir, 'log4j2.properties')}`,
     'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.props, '--ignore-formatted', ...scramFormatArgs(options.saslPlain)], { timeout: 120_000 })
     .catch((err: unknown) => {
@@ -286,4 +285,16 @@ export async function kafkaDown(options: Pick<LocalKafkaOptions, 'home' | 'insta
     writeState(p.state, { ...state, pid: 0 });
   }
   return result;
+}
+
+/**
+ * A KRaft cluster id: 16 random bytes in base64url without padding. One in 64 of those starts with '-',
+ * which StorageTool's argument parser reads as an option ("--cluster-id: expected one argument"), so such
+ * ids are drawn again, as Kafka's own Uuid.randomUuid() does.
+ */
+export function newClusterId(random: () => Buffer = () => Buffer.from(randomUUID().replace(/-/g, ''), 'hex')): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
