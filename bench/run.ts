@@ -161,7 +161,7 @@ async function main(): Promise<void> {
 
   // 3-5 need Kafka: the user's (--brokers) or the embedded one, on its own instance.
   const instance = `bench-${process.pid}`;
-  const brokers = args.brokers ? args.brokers.split(',') : [(await kafkaUp({ home: defaultHome(), instance, port: 0, controllerPort: 0 })).bootstrap as string];
+  const brokers = args.brokers ? args.brokers.split(',') : [await benchBroker(instance)];
   const kafka = benchKafka(brokers);
   const admin = kafka.admin();
   await admin.connect();
@@ -276,6 +276,16 @@ async function main(): Promise<void> {
   } finally {
     await admin.disconnect();
     if (!args.brokers) await kafkaDown({ home: defaultHome(), instance, purge: true });
+  }
+}
+
+/** An embedded broker of its own for this run; a failed start leaves no instance folder behind. */
+async function benchBroker(instance: string): Promise<string> {
+  try {
+    return (await kafkaUp({ home: defaultHome(), instance, port: 0, controllerPort: 0 })).bootstrap as string;
+  } catch (err) {
+    await kafkaDown({ home: defaultHome(), instance, purge: true }).catch(() => undefined);
+    throw err;
   }
 }
 
