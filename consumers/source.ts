@@ -10,6 +10,9 @@
 //   fetch loop, which keeps running; a long-blocked handler would starve heartbeats: kafkajs #447, #1083).
 // - after a rebalance kafkajs restarts every assigned partition from its committed offset, so in-flight
 //   work of the previous generation is dropped (onAssignment) and redone: at-least-once, never lost.
+// - kafkajs keeps its pause state across a rejoin (the same consumer group object syncs again), while
+//   each generation starts unpaused here: what was paused is resumed on join, or a rebalance during
+//   backpressure would leave those partitions paused with nothing in flight to ever resume them.
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type { InputRecord } from './decode.js';
 import type { TopicPartition } from './ledger.js';
@@ -46,7 +49,7 @@ export class KafkaSource {
   readonly #options: SourceOptions;
   #generation = 0;
   #running = false;
-  readonly #paused = new Set<string>();
+  readonly #paused = new Map<string, TopicPartition>();
   #assignment: TopicPartition[] = [];
 
   constructor(kafka: Kafka, options: SourceOptions) {
@@ -89,7 +92,10 @@ export class KafkaSource {
         for (const partition of partitions) assigned.push({ topic, partition });
       }
       this.#assignment = assigned;
-      this.#paused.clear();
+      if (this.#paused.size > 0) {
+        this.#consumer.resume(group([...this.#paused.values()]));
+        this.#paused.clear();
+      }
       handlers.onAssignment(assigned, this.#generation);
     });
     c.on(c.events.CRASH, (e) => {
@@ -130,7 +136,7 @@ export class KafkaSource {
   pause(tps: readonly TopicPartition[]): void {
     const fresh = tps.filter((tp) => !this.#paused.has(key(tp)));
     if (fresh.length === 0) return;
-    for (const tp of fresh) this.#paused.add(key(tp));
+    for (const tp of fresh) this.#paused.set(key(tp), tp);
     this.#consumer.pause(group(fresh));
   }
 
