@@ -178,7 +178,9 @@ describe('delivery under crashes', () => {
       const out = await collect(kafka, t.output, N, { timeoutMs: 240_000 });
       sampling = false;
       await sampler;
-      expect(out).toHaveLength(N);
+      // On a short count, say what the pipeline said and where its counters stood.
+      const diagnosis = out.length === N ? '' : `pipeline output:\n${p.output()}\nmetrics:\n${(await (await fetch(`${p.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('klassify_')).join('\n')}`;
+      expect(out, diagnosis).toHaveLength(N);
       const metrics = await (await fetch(`${p.url}/metrics`)).text();
       expect(Number(/^klassify_fetch_pauses_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       // The bound plus at most one fetch (128 KB a partition) of ~100-byte posts.
