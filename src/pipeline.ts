@@ -91,6 +91,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
   }
 
   #onFlushed(info: FlushInfo): void {
+    // Records leave the ledger only here, once written: the last point where fetching may resume. With
+    // everything paused nothing else would look again, and the pipeline would sit idle with work waiting.
+    this.#checkBackpressure();
     this.emit('flushed', { records: info.records, byTopic: info.byTopic, ms: info.ms });
     if (this.listenerCount('latency') === 0) return;
     const endToEndMs: number[] = [];

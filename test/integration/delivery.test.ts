@@ -164,7 +164,7 @@ describe('delivery under crashes', () => {
     const t = topics('backpressure');
     await fill(t, 3);
     const kafka = testKafka();
-    const p = await startPipeline(pipelineArgs(t, ['--max-in-flight', '200']));
+    const p = await startPipeline(pipelineArgs(t, ['--max-in-flight', '20']));
     let maxInFlight = 0;
     let sampling = true;
     const sampler = (async () => {
@@ -185,7 +185,7 @@ describe('delivery under crashes', () => {
       expect(Number(/^klassify_fetch_pauses_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       // The bound plus at most one fetch (128 KB a partition) of ~100-byte posts.
       expect(maxInFlight).toBeGreaterThan(0);
-      expect(maxInFlight).toBeLessThan(200 + 3 * 1400);
+      expect(maxInFlight).toBeLessThan(20 + 3 * 1400);
     } finally {
       sampling = false;
       expect(await p.stop()).toBe(0);
