@@ -58,7 +58,9 @@ export function startCommand(): Command {
       info('stopped cleanly: everything consumed was written and committed');
     } catch (err) {
       info(failure(err, false));
-      process.exitCode = 1;
+      // Past the bound, clients still retrying a lost broker would keep the process alive: the stop
+      // was promised to end within it.
+      process.exit(1);
     }
   });
 }
