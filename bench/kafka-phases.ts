@@ -153,7 +153,10 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
   while (sent < total) {
     const now = Date.now();
     const dueCount = Math.min(total, Math.floor(((now - start) / 1000) * ratePerSec) + 1);
-    if (dueCount > sent) {
+    // One produce request at a time, as Kafka's own producer sends with linger.ms=0: a record due while
+    // a request is out joins the next one. No wait at low rates; at high rates fewer, fuller requests
+    // instead of one per record from a process that shares the cores with the system it measures.
+    if (dueCount > sent && inFlight.size === 0) {
       const messages = [];
       for (let i = sent; i < dueCount; i++) {
         const p = gen.next();
@@ -165,11 +168,11 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
       const send = producer.send({ topic, messages, acks: 1 }).finally(() => inFlight.delete(send));
       inFlight.add(send);
     }
-    // Send when the next record is due (timers tick at 1 ms at best), as a producer with linger.ms=0
-    // would: a coarser tick would add its own wait to every measured latency. Records keep their due
-    // time, so any lag of this process still counts as latency.
+    // Wake when the next record is due (timers tick at 1 ms at best) or the request out returns: a coarse
+    // tick would add its own wait to every measured latency. Records keep their due time, so any lag of
+    // this process still counts as latency.
     const nextDue = start + (sent / ratePerSec) * 1000;
-    await new Promise((r) => setTimeout(r, Math.max(1, nextDue - Date.now())));
+    await Promise.race([...inFlight, new Promise((r) => setTimeout(r, Math.max(1, nextDue - Date.now())))]);
   }
   await Promise.all(inFlight);
   await producer.disconnect();
