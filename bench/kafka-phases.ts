@@ -153,10 +153,10 @@ export async function openLoopLoad(kafka: Kafka, topic: string, ratePerSec: numb
   while (sent < total) {
     const now = Date.now();
     const dueCount = Math.min(total, Math.floor(((now - start) / 1000) * ratePerSec) + 1);
-    // One produce request at a time, as Kafka's own producer sends with linger.ms=0: a record due while
-    // a request is out joins the next one. No wait at low rates; at high rates fewer, fuller requests
-    // instead of one per record from a process that shares the cores with the system it measures.
-    if (dueCount > sent && inFlight.size === 0) {
+    // Up to five produce requests out at once, as Kafka's own producer sends with linger.ms=0 (its
+    // max.in.flight.requests.per.connection): a record due while five are out joins the next request.
+    // No wait while the broker keeps up; fewer, fuller requests when it does not.
+    if (dueCount > sent && inFlight.size < 5) {
       const messages = [];
       for (let i = sent; i < dueCount; i++) {
         const p = gen.next();
