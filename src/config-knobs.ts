@@ -62,8 +62,8 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('batch.maxSize', 'KLASSIFY_BATCH_MAX_SIZE', 'batch-max-size', 'int', 64, 'Most records in one inference batch. Larger: more throughput, more latency.'),
   k('batch.maxWaitMs', 'KLASSIFY_BATCH_MAX_WAIT_MS', 'batch-max-wait-ms', 'number', 0, 'How long a record may wait for company while a worker is free (ms). 0: send at once; with every worker busy, batches grow by themselves. Raise it only to trade latency for fewer, larger batches at low load.'),
   k('batch.maxTokens', 'KLASSIFY_BATCH_MAX_TOKENS', 'batch-max-tokens', 'int', 4096, 'Token budget of one batch (padded length x count). IMPORTANT: bounds worker memory and tail latency.'),
-  k('batch.adaptive', 'KLASSIFY_BATCH_ADAPTIVE', 'batch-adaptive', 'bool', false, 'Adjust batch size to hold --batch-target-p99-ms (AIMD).'),
-  k('batch.targetP99Ms', 'KLASSIFY_BATCH_TARGET_P99_MS', 'batch-target-p99-ms', 'number', 25, 'Latency target of adaptive batching (ms).'),
+  k('batch.adaptive', 'KLASSIFY_BATCH_ADAPTIVE', 'batch-adaptive', 'bool', false, 'Adjust batch size so that processing one batch holds --batch-target-p99-ms (AIMD, as in Clipper). Queueing is not counted: near capacity, smaller batches would only lengthen the queue.'),
+  k('batch.targetP99Ms', 'KLASSIFY_BATCH_TARGET_P99_MS', 'batch-target-p99-ms', 'number', 25, 'Target p99 of one batch\'s processing time under adaptive batching (ms).'),
   // Model and pool
   k('model.dir', 'KLASSIFY_MODEL', 'model', 'string', () => join(packageRoot, DEFAULT_MODEL), 'Compiled model folder (holds manifest.json). Default: the shipped sentiment model.'),
   k('pool.workers', 'KLASSIFY_WORKERS', 'workers', 'int', () => availableParallelism(), 'Inference worker threads, each with its own ONNX Runtime session. Default: one per core.'),

@@ -226,7 +226,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     const started = performance.now();
     const outcomes = await this.#classify(live.map((i) => i.value.input.text));
     const inferenceMs = performance.now() - started;
-    this.#aimd?.observe(performance.now() - (live[0] as BatchItem<Job>).enqueuedAt);
+    // Steered by how long a batch takes to process, as in Clipper, not by queueing: shrinking batches
+    // because records queued would lower throughput and lengthen the queue it reacted to.
+    this.#aimd?.observe(inferenceMs);
     if (this.#aimd && this.#aimd.size !== this.#batcher.maxSize) this.#batcher.setMaxSize(this.#aimd.size);
     const labels: string[] = [];
     const encodes: Promise<void>[] = [];

@@ -1,5 +1,5 @@
-// Adaptive batch sizing after Clipper (NSDI '17): additive increase while the observed tail latency is
-// under target, multiplicative decrease when it goes over. Pure: feed it latencies, read the size.
+// Adaptive batch sizing after Clipper (NSDI '17): additive increase while the tail of batch processing
+// latency is under target, multiplicative decrease when it goes over. Pure: feed it latencies, read the size.
 
 export interface AimdOptions {
   /** Latency the batch size is steered to hold (ms), measured at the given percentile. */
