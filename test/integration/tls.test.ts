@@ -57,17 +57,20 @@ describe('TLS', () => {
     const p = await startPipeline(['start', '--input', t.input, '--output', t.output, '--dlq', t.dlq, '--group', t.group, '--metrics-port', '0', '--workers', '1'], env);
     try {
       const ids = new Set<string>();
+      let kcatError = '';
       const deadline = Date.now() + 60_000;
       while (ids.size < 25 && Date.now() < deadline) {
-        const { stdout } = await run('kcat', ['-C', '-b', tlsBootstrap, '-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${caFile}`, '-t', t.output, '-e', '-q'], { maxBuffer: 16 * 1024 * 1024 });
-        for (const line of stdout.split('\n').filter((l) => l !== '')) ids.add((JSON.parse(line) as ResultRecord).id);
+        // Each read is bounded: one kcat stuck on a slow handshake must not eat the test's whole budget.
+        const read = await run('kcat', ['-C', '-b', tlsBootstrap, '-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${caFile}`, '-t', t.output, '-e', '-q'], { maxBuffer: 16 * 1024 * 1024, timeout: 20_000 })
+          .catch((err: unknown) => ((kcatError = String(err)), { stdout: '' }));
+        for (const line of read.stdout.split('\n').filter((l) => l !== '')) ids.add((JSON.parse(line) as ResultRecord).id);
         if (ids.size < 25) await new Promise((r) => setTimeout(r, 500));
       }
-      expect(ids.size).toBe(25);
+      expect(ids.size, `kcat: ${kcatError}\npipeline:\n${p.output()}`).toBe(25);
     } finally {
       expect(await p.stop()).toBe(0);
     }
-  }, 180_000);
+  }, 300_000);
 
   it('without the CA the broker certificate is not trusted: a clear error, not a hang', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: tlsBootstrap, KAFKA_SSL: 'true' };
