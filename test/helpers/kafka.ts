@@ -1,7 +1,7 @@
 // Kafka helpers for integration tests: unique names, fast-retry clients, produce and collect.
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaMessage, type Message } from 'kafkajs';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -27,6 +27,17 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1
     await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Writes `messages` to `topic` with a short-lived producer. */
+export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages });
+  } finally {
+    await producer.disconnect();
   }
 }
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { LagMonitor } from '../../src/observe/lag.js';
 import { runCli } from '../helpers/cli.js';
-import { brokers, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { brokers, createTopic, produce, testKafka, uniqueName } from '../helpers/kafka.js';
 
 describe('lag', () => {
   it('records and seconds equal the ground truth; status STOPPED with no members, OK once caught up', async () => {
@@ -57,10 +57,7 @@ describe('lag', () => {
     const topic = uniqueName('lag-cli');
     const group = uniqueName('lag-cli-group');
     await createTopic(kafka, topic, 1);
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ value: `m${i}` })) });
-    await producer.disconnect();
+    await produce(kafka, topic, Array.from({ length: 5 }, (_, i) => ({ value: `m${i}` })));
     const admin = kafka.admin();
     await admin.connect();
     await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '2' }] });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaSource, type SourceRecord } from '../../consumers/source.js';
 import type { TopicPartition } from '../../consumers/ledger.js';
-import { createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { createTopic, produce, testKafka, uniqueName } from '../helpers/kafka.js';
 
 async function until(cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -18,10 +18,7 @@ describe('KafkaSource', () => {
     const topic = uniqueName('source-pause');
     const groupId = uniqueName('source-pause-group');
     await createTopic(kafka, topic, 1);
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, messages: Array.from({ length: 50 }, (_, i) => ({ value: `r${i}` })) });
-    await producer.disconnect();
+    await produce(kafka, topic, Array.from({ length: 50 }, (_, i) => ({ value: `r${i}` })));
 
     const source = new KafkaSource(kafka, { groupId, topics: [topic], fromBeginning: true, concurrency: 1, sessionTimeoutMs: 10_000 });
     const fetched: SourceRecord[] = [];
