@@ -38,8 +38,12 @@ export async function decodeInput(record: InputRecord, options: DecodeOptions): 
   if (value === null || value.length === 0) throw new MissingTextError('the record has no value (null or empty)');
 
   const format = options.format;
-  // Text never starts with a NUL byte, so in auto mode a leading 0 means the Confluent wire format.
+  // Text never starts with a NUL byte, so in auto mode a leading 0 means the Confluent wire format
+  // (magic byte 0, then a 4-byte schema id): a shorter value is a broken one, not text.
   const isWire = value[0] === 0 && value.length >= 5;
+  if (format === 'auto' && value[0] === 0 && !isWire) {
+    throw new DecodeError(`the value starts with the wire-format magic byte 0 but has ${value.length} bytes, fewer than its 5-byte header`);
+  }
   let payload: unknown;
   if (format === 'avro' || format === 'json-schema' || (format === 'auto' && isWire)) {
     if (!isWire) throw new SchemaError(`expected the Confluent wire format (magic byte 0 + schema id) for --input-format ${format}`);
@@ -59,7 +63,8 @@ export async function decodeInput(record: InputRecord, options: DecodeOptions): 
     throw new InvalidUtf8Error('the value is not valid UTF-8', { cause: err });
   }
   if (format === 'text') return fromText(text, record, options);
-  const looksJson = /^\s*\{/.test(text);
+  // A value that opens like JSON ({ or [) is JSON: it must parse and be an object with a string text.
+  const looksJson = /^\s*[{[]/.test(text);
   if (format === 'json' || looksJson) {
     try {
       payload = JSON.parse(text);
@@ -90,7 +95,13 @@ function fromObject(
   if (typeof o.text !== 'string') throw new ShapeError(`"text" must be a string, got ${typeof o.text}`);
   checkText(o.text, options);
   const id = typeof o.id === 'string' && o.id !== '' ? o.id : typeof o.id === 'number' ? String(o.id) : defaultId(record);
-  return { id, text: o.text, ts: eventTime(o.ts) ?? Number(record.timestamp), meta: metaOf(o.meta) };
+  let ts = Number(record.timestamp);
+  if (o.ts !== undefined && o.ts !== null) {
+    const parsed = eventTime(o.ts);
+    if (parsed === undefined) throw new ShapeError(`"ts" must be epoch milliseconds (an integer up to 2^53) or an ISO 8601 date, got ${JSON.stringify(o.ts).slice(0, 40)}`);
+    ts = parsed;
+  }
+  return { id, text: o.text, ts, meta: metaOf(o.meta) };
 }
 
 function checkText(text: string, options: DecodeOptions): void {
@@ -113,14 +124,18 @@ function defaultId(record: InputRecord): string {
   return `${record.topic}-${record.partition}-${record.offset}`;
 }
 
+/**
+ * Event time as whole epoch milliseconds that every output format can carry (Avro's long holds exactly
+ * what a JS number does up to 2^53): a fractional ms is floored; anything past 2^53 is refused.
+ */
 function eventTime(ts: unknown): number | undefined {
-  if (typeof ts === 'number' && Number.isFinite(ts)) return ts;
-  if (typeof ts === 'bigint') return Number(ts);
-  if (typeof ts === 'string') {
-    const parsed = /^\d+$/.test(ts) ? Number(ts) : Date.parse(ts);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  return undefined;
+  let ms: number | undefined;
+  if (typeof ts === 'number') ms = ts;
+  else if (typeof ts === 'bigint') ms = ts <= BigInt(Number.MAX_SAFE_INTEGER) && ts >= 0n ? Number(ts) : undefined;
+  else if (typeof ts === 'string') ms = /^\d{1,16}$/.test(ts) ? Number(ts) : /^\d+$/.test(ts) ? undefined : Date.parse(ts);
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
+  ms = Math.floor(ms);
+  return Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
 }
 
 function metaOf(meta: unknown): Record<string, string> | undefined {

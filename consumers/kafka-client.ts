@@ -9,7 +9,9 @@ const levels = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.WARN
 // kafkajs logs, at ERROR, every protocol error it is about to retry ("coordinator is loading", "not the
 // leader") and warns about partitioner defaults on every producer. Those are expected while a broker
 // starts or a group rebalances: they go to debug. What remains is printed as one readable line.
-const RETRIED = /coordinator is (loading|not available)|not the leader|leadership election|rebalance|not.*coordinator|There is no leader|switched default partitioner|Limiting retries for the idempotent|concurrent operation on the same transaction/i;
+// Connection refusals repeat many times a second while a broker is away; klassify's own rate-limited
+// log line and /readyz say so once.
+const RETRIED = /Connection error|Failed to connect to seed broker|coordinator is (loading|not available)|not the leader|leadership election|rebalance|not.*coordinator|There is no leader|switched default partitioner|Limiting retries for the idempotent|concurrent operation on the same transaction/i;
 
 const quietLogCreator: logCreator = (level) => ({ namespace, level: entryLevel, log }) => {
   const text = `${log.message}${typeof log.error === 'string' ? `: ${log.error}` : ''}`;

@@ -26,19 +26,33 @@ interface PartitionState<O> {
   entries: LedgerEntry<O>[];
   /** Entries handed to the producer and not yet acknowledged (a prefix of `entries`). */
   sending: number;
+  /** Id of the run being sent: only that run may acknowledge or release it (a late answer for a run
+   *  of a revoked-then-reassigned partition must not move a newer run's commit point). */
+  sendingRun: number;
   /** Next offset to commit (last acknowledged + 1), or undefined before the first ack. */
   commitOffset: number | undefined;
   committedOffset: number | undefined;
 }
 
 export interface ReadyRun<O> {
+  /** Unique per takeReady() hand-out. */
+  id: number;
   tp: TopicPartition;
   entries: LedgerEntry<O>[];
+}
+
+/** Bounds what one takeReady() hands out (bytes per request and per record batch: see consumers/produce-budget.ts). */
+export interface TakeBudget<O> {
+  /** A new partition's run starts. */
+  startRun(): void;
+  /** May `entry` join what is being taken? */
+  admit(entry: LedgerEntry<O>): boolean;
 }
 
 export class Ledger<O> {
   readonly #partitions = new Map<string, PartitionState<O>>();
   #size = 0;
+  #runs = 0;
 
   /** Records in flight (fetched, not acknowledged), over all partitions. */
   get size(): number {
@@ -68,17 +82,24 @@ export class Ledger<O> {
 
   /**
    * Takes, for each partition with nothing already being sent, the run of finished records at its head.
-   * The caller produces them and then calls acknowledge() (or release() on failure).
+   * The caller produces them and then calls acknowledge() (or release() on failure). A `budget` cuts
+   * each run short where it says so (a run is always a prefix, so order per partition holds).
    */
-  takeReady(maxPerPartition = Number.POSITIVE_INFINITY): ReadyRun<O>[] {
+  takeReady(budget?: TakeBudget<O>): ReadyRun<O>[] {
     const runs: ReadyRun<O>[] = [];
     for (const state of this.#partitions.values()) {
       if (state.sending > 0) continue;
+      budget?.startRun();
       let n = 0;
-      while (n < state.entries.length && n < maxPerPartition && (state.entries[n] as LedgerEntry<O>).done) n++;
+      while (n < state.entries.length) {
+        const entry = state.entries[n] as LedgerEntry<O>;
+        if (!entry.done || (budget !== undefined && !budget.admit(entry))) break;
+        n++;
+      }
       if (n === 0) continue;
       state.sending = n;
-      runs.push({ tp: state.tp, entries: state.entries.slice(0, n) });
+      state.sendingRun = ++this.#runs;
+      runs.push({ id: state.sendingRun, tp: state.tp, entries: state.entries.slice(0, n) });
     }
     return runs;
   }
@@ -86,7 +107,8 @@ export class Ledger<O> {
   /** The broker acknowledged the run: drop it from the ledger and move the commit point. */
   acknowledge(run: ReadyRun<O>): void {
     const state = this.#partitions.get(tpKey(run.tp));
-    if (state === undefined || state.sending === 0) return; // revoked meanwhile
+    // Revoked meanwhile, or a different run is out now: this answer moves nothing.
+    if (state === undefined || state.sending === 0 || state.sendingRun !== run.id) return;
     const n = Math.min(state.sending, run.entries.length);
     const last = state.entries[n - 1] as LedgerEntry<O>;
     state.entries.splice(0, n);
@@ -98,7 +120,7 @@ export class Ledger<O> {
   /** Producing the run failed: hand it out again on the next takeReady(). */
   release(run: ReadyRun<O>): void {
     const state = this.#partitions.get(tpKey(run.tp));
-    if (state !== undefined) state.sending = 0;
+    if (state !== undefined && state.sendingRun === run.id) state.sending = 0;
   }
 
   /** Commit points that moved since the last markCommitted(). */
@@ -143,7 +165,7 @@ export class Ledger<O> {
     const key = tpKey(tp);
     let state = this.#partitions.get(key);
     if (state === undefined) {
-      state = { tp, entries: [], sending: 0, commitOffset: undefined, committedOffset: undefined };
+      state = { tp, entries: [], sending: 0, sendingRun: 0, commitOffset: undefined, committedOffset: undefined };
       this.#partitions.set(key, state);
     }
     return state;

@@ -1,5 +1,7 @@
 // What klassify writes: one result per classified record, one dead letter per record it could not classify.
 import type { IHeaders } from 'kafkajs';
+import { OutputTooLargeError } from '../src/errors.js';
+import type { BrandFields } from '../brands/batch.js';
 import type { DecodedInput, InputRecord } from './decode.js';
 
 export interface ResultRecord {
@@ -13,6 +15,9 @@ export interface ResultRecord {
   ts: number | null;
   meta: Record<string, string> | null;
   timings: { receivedAt: number; queueMs: number; inferenceMs: number; batchSize: number };
+  /** With --brands: each brand mention and the sentiment towards its brand; and what exclusions suppressed. */
+  brands?: BrandFields['brands'];
+  excludedBrands?: BrandFields['excludedBrands'];
 }
 
 export interface OutMessage {
@@ -40,7 +45,60 @@ export const DLQ_HEADERS = {
   partition: 'klassify.source.partition',
   offset: 'klassify.source.offset',
   time: 'klassify.error.time',
+  /** Set on a dead letter whose value was cut to fit the topic's max.message.bytes. */
+  truncated: 'klassify.value.truncated',
+  originalBytes: 'klassify.value.original-bytes',
 } as const;
+
+function bytesOf(v: Buffer | string | null): Buffer {
+  if (v === null) return Buffer.alloc(0);
+  return typeof v === 'string' ? Buffer.from(v) : v;
+}
+
+/**
+ * A message too large for its topic (its estimated size is over `maxBytes`) becomes a dead letter that
+ * fits: the reason, where it came from, and the value cut to a quarter of the limit and flagged, so it is
+ * never refused forever nor dropped unseen. A dead letter keeps its own reason; a result gets
+ * KLS_ERR_OUTPUT_TOO_LARGE. Only klassify's headers are kept (the originals may be what is too large).
+ */
+export function fitMessage(
+  m: OutMessage,
+  size: number,
+  maxBytes: number,
+  dlqTopic: string,
+  source: { topic: string; partition: number; offset: number },
+  now = Date.now(),
+): OutMessage {
+  if (size <= maxBytes) return m;
+  const original = bytesOf(m.value);
+  const keep = Math.max(0, Math.floor(maxBytes / 4));
+  const inherited: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (!k.startsWith('klassify.error.') || v === undefined) continue;
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) inherited[k] = String(last).slice(0, 1000);
+  }
+  const isDeadLetter = m.topic === dlqTopic && inherited[DLQ_HEADERS.code] !== undefined;
+  const key = bytesOf(m.key);
+  const reason = new OutputTooLargeError(`the ${isDeadLetter ? 'dead letter' : 'result'} (${size} bytes) is larger than ${m.topic}'s max.message.bytes allows (${maxBytes}); value truncated`);
+  return {
+    topic: dlqTopic,
+    key: key.length <= keep ? m.key : key.subarray(0, keep),
+    value: original.subarray(0, keep),
+    headers: {
+      ...(isDeadLetter ? inherited : {
+        [DLQ_HEADERS.code]: reason.code,
+        [DLQ_HEADERS.message]: reason.message,
+        [DLQ_HEADERS.time]: String(now),
+      }),
+      [DLQ_HEADERS.topic]: source.topic,
+      [DLQ_HEADERS.partition]: String(source.partition),
+      [DLQ_HEADERS.offset]: String(source.offset),
+      [DLQ_HEADERS.truncated]: 'true',
+      [DLQ_HEADERS.originalBytes]: String(original.length),
+    },
+  };
+}
 
 export function resultRecord(
   input: DecodedInput,
@@ -48,8 +106,10 @@ export function resultRecord(
   c: { label: string; scores: Record<string, number>; tokens: number; truncated: boolean },
   model: ResultRecord['model'],
   timings: ResultRecord['timings'],
+  brands?: BrandFields,
 ): ResultRecord {
   return {
+    ...brands,
     id: input.id,
     label: c.label,
     scores: c.scores,

@@ -14,6 +14,22 @@ export const SCHEMA_FILES = {
   deadLetter: 'dead-letter.avsc',
 } as const;
 
+/** How long one Schema Registry request may take (ms). */
+export const REGISTRY_TIMEOUT_MS = 5_000;
+
+/**
+ * True when a registry call failed because the registry is unreachable or failing (no answer, a timeout,
+ * a 5xx or 429), not because of the record: such a failure is retried, never dead-lettered.
+ */
+export function isRegistryUnavailable(err: unknown): boolean {
+  for (let e = err as { cause?: unknown; status?: unknown; code?: unknown; isAxiosError?: unknown; response?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (typeof e.status === 'number' && (e.status >= 500 || e.status === 429)) return true;
+    if (e.isAxiosError === true && e.response === undefined) return true;
+    if (typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|ERR_NETWORK)$/.test(e.code)) return true;
+  }
+  return false;
+}
+
 export function schemaText(which: keyof typeof SCHEMA_FILES): string {
   return readFileSync(join(packageRoot, 'schemas', SCHEMA_FILES[which]), 'utf8');
 }
@@ -41,7 +57,9 @@ async function register(client: SchemaRegistryClient, topic: string, schema: str
 
 export async function createRegistrySerdes(url: string): Promise<RegistrySerdes> {
   const sr = await import('@confluentinc/schemaregistry');
-  const client = new sr.SchemaRegistryClient({ baseURLs: [url], cacheCapacity: 1000 });
+  // A request timeout: without one, a registry that accepts connections and never answers holds every
+  // record behind it forever. Retries inside the client stay short; the pipeline retries outages itself.
+  const client = new sr.SchemaRegistryClient({ baseURLs: [url], cacheCapacity: 1000, createAxiosDefaults: { timeout: REGISTRY_TIMEOUT_MS }, maxRetries: 2 });
   // Apicurio has no /associations endpoint: name subjects by topic explicitly.
   const strategy = { subjectNameStrategyType: sr.SubjectNameStrategyType?.TOPIC } as Record<string, unknown>;
   const avroIn = new sr.AvroDeserializer(client, sr.SerdeType.VALUE, {});

@@ -8,11 +8,27 @@
 //   topic and partition), so a new owner of a partition fences the old one (the pre-KIP-447 pattern;
 //   kafkajs has no consumer-group-metadata fencing). Each flush of a partition is one transaction holding
 //   its outputs and its offset commit; readers use read_committed.
+//
+// Every request is capped by bytes (produce-budget.ts); a "too large" refusal halves the caps and turns a
+// lone oversized message into a dead letter that fits, instead of retrying the same refused batch forever.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { ProduceError } from '../src/errors.js';
 import { tpKey, type Ledger, type ReadyRun, type TopicPartition } from './ledger.js';
-import type { Finished } from './messages.js';
+import { fitMessage, type Finished } from './messages.js';
+import { isTooLarge, messageBytes, type ProduceBudget } from './produce-budget.js';
 import type { KafkaSource } from './source.js';
+
+export interface SeekPoint {
+  tp: TopicPartition;
+  offset: number;
+}
+
+/** What both sinks need besides the ledger: the byte budget and where an oversized message goes instead. */
+export interface SinkOptions {
+  budget: ProduceBudget;
+  deadLetterTopic: string;
+}
 
 export interface FlushInfo {
   records: number;
@@ -38,10 +54,16 @@ export interface SinkEvents {
 export interface Sink {
   /** There may be new ready records: flush when possible. Cheap to call often. */
   kick(): void;
+  /** Why the last write failed, until one succeeds again (readiness). */
+  readonly failure: string | undefined;
   /** Resolves when everything ready has been written and committed. */
   flushAll(): Promise<void>;
-  /** Prepares for a new assignment (EOS: fences older owners before fetching resumes). */
-  onAssignment(assigned: readonly TopicPartition[]): Promise<void>;
+  /**
+   * Prepares for a new assignment before fetching resumes. EOS: fences older owners and returns, per
+   * assigned partition, the offset to fetch from (what the group committed, or this instance's own
+   * later commit). At-least-once: nothing to fence, nothing to seek.
+   */
+  onAssignment(assigned: readonly TopicPartition[]): Promise<SeekPoint[]>;
   close(): Promise<void>;
 }
 
@@ -59,6 +81,31 @@ function topicMessages(runs: readonly ReadyRun<Out>[]): TopicMessages[] {
     }
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** Replaces, in place, every message over its topic's current limit by a dead letter that fits. */
+function fitRuns(runs: readonly ReadyRun<Out>[], o: SinkOptions): void {
+  for (const run of runs) {
+    for (const entry of run.entries) {
+      const out = entry.output;
+      if (out === undefined) continue;
+      out.messages = out.messages.map((m) =>
+        fitMessage(m, messageBytes(m), o.budget.maxMessageBytes(m.topic), o.deadLetterTopic, { topic: run.tp.topic, partition: run.tp.partition, offset: entry.offset }));
+    }
+  }
+}
+
+/** Exponential backoff with jitter, reset on success (kafkajs' retrier does the same inside a request). */
+class Backoff {
+  #failures = 0;
+  constructor(private readonly firstMs = 50, private readonly maxMs = 5_000) {}
+  next(): number {
+    const ms = Math.min(this.maxMs, this.firstMs * 2 ** this.#failures++);
+    return ms / 2 + Math.random() * (ms / 2);
+  }
+  reset(): void {
+    this.#failures = 0;
+  }
 }
 
 function count(tm: readonly TopicMessages[]): { records: number; byTopic: Map<string, number> } {
@@ -87,15 +134,14 @@ class FlushLoop {
   }
 
   async #run(): Promise<void> {
-    let backoff = 50;
+    const backoff = new Backoff();
     do {
       this.#again = false;
       try {
-        while (await this.flushOnce()) backoff = 50;
+        while (await this.flushOnce()) backoff.reset();
       } catch (err) {
         this.onError(err as Error);
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 5_000);
+        await sleep(backoff.next());
         this.#again = true;
       }
     } while (this.#again);
@@ -115,11 +161,13 @@ export class AtLeastOnceSink implements Sink {
   #commitAgain = false;
   #lastCommit = 0;
   #commitTimer: NodeJS.Timeout | undefined;
+  #failure: string | undefined;
 
   constructor(
     kafka: Kafka,
     private readonly ledger: Ledger<Out>,
     private readonly source: KafkaSource,
+    private readonly options: SinkOptions,
     private readonly events: SinkEvents = {},
     private readonly commitIntervalMs = 100,
   ) {
@@ -132,18 +180,28 @@ export class AtLeastOnceSink implements Sink {
     this.#loop.kick();
   }
 
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
   async #flushOnce(): Promise<boolean> {
     await this.#connected;
-    const runs = this.ledger.takeReady();
+    const runs = this.ledger.takeReady(this.options.budget.take(false));
     if (runs.length === 0) return false;
+    fitRuns(runs, this.options);
     const tm = topicMessages(runs);
     const started = performance.now();
     try {
       if (tm.length > 0) await this.#producer.sendBatch({ topicMessages: tm, acks: -1 });
     } catch (err) {
       for (const run of runs) this.ledger.release(run);
+      // Too large is never retried as is: the next request is half the size (a lone message, a dead letter that fits).
+      if (isTooLarge(err)) this.options.budget.refused();
+      this.#failure = (err as Error).message;
       throw new ProduceError(`writing ${count(tm).records} records failed: ${(err as Error).message}`, { cause: err });
     }
+    this.#failure = undefined;
+    this.options.budget.succeeded();
     const appendTime = Date.now();
     for (const run of runs) this.ledger.acknowledge(run);
     this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime, finished: finishedOf(runs) });
@@ -203,8 +261,9 @@ export class AtLeastOnceSink implements Sink {
     for (let c = this.#committing; c !== undefined; c = this.#committing) await c;
   }
 
-  async onAssignment(): Promise<void> {
-    /* nothing to fence in at-least-once mode */
+  async onAssignment(): Promise<SeekPoint[]> {
+    // Nothing to fence in at-least-once mode; kafkajs starts each partition at its committed offset.
+    return [];
   }
 
   async close(): Promise<void> {
@@ -218,15 +277,36 @@ export class ExactlyOnceSink implements Sink {
   readonly #producers = new Map<string, Promise<Producer>>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #loop: FlushLoop;
+  readonly #backoff = new Backoff();
+  /** Next offset after this instance's last committed transaction, per partition (tpKey). */
+  readonly #committed = new Map<string, number>();
+  #failure: string | undefined;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly ledger: Ledger<Out>,
     private readonly groupId: string,
     private readonly transactionalIdPrefix: string,
+    private readonly options: SinkOptions,
     private readonly events: SinkEvents = {},
   ) {
     this.#loop = new FlushLoop(() => this.#flushOnce(), (e) => this.events.onError?.(e));
+  }
+
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * A failed transaction keeps its partition blocked for a backoff before the run is handed out again:
+   * released at once, it was retried in a tight loop, thousands of times a second, while a broker was away.
+   */
+  async #failed(run: ReadyRun<Out>, error: Error): Promise<void> {
+    this.#failure = error.message;
+    if (isTooLarge(error)) this.options.budget.refused();
+    this.events.onError?.(error);
+    await sleep(this.#backoff.next());
+    this.ledger.release(run);
   }
 
   #producer(tp: TopicPartition): Promise<Producer> {
@@ -244,9 +324,15 @@ export class ExactlyOnceSink implements Sink {
         // 100 ms first backoff would stall every partition's next flush; retry quickly instead.
         retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 50 },
       });
-      // connect() runs InitProducerId: it fences any older producer with this id and completes or
-      // aborts the transaction it left open, so nothing it half-wrote becomes visible.
-      p = producer.connect().then(() => producer);
+      // kafkajs' connect() does not run InitProducerId; its first transaction() does. Beginning and
+      // aborting an empty transaction forces it now: it fences any older producer with this id and
+      // waits until the coordinator completed or aborted what that one left open (CONCURRENT_TRANSACTIONS
+      // is retried meanwhile), so the committed offsets read after it are final.
+      p = producer.connect().then(async () => {
+        const fence = await producer.transaction();
+        await fence.abort();
+        return producer;
+      });
       p.catch(() => this.#producers.delete(k));
       this.#producers.set(k, p);
     }
@@ -258,11 +344,12 @@ export class ExactlyOnceSink implements Sink {
   }
 
   async #flushOnce(): Promise<boolean> {
-    const runs = this.ledger.takeReady();
+    const runs = this.ledger.takeReady(this.options.budget.take(true));
     if (runs.length === 0) {
       if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
       return this.#inFlight.size > 0;
     }
+    fitRuns(runs, this.options);
     for (const run of runs) {
       const t: Promise<void> = this.#commitRun(run).finally(() => {
         this.#inFlight.delete(t);
@@ -282,12 +369,12 @@ export class ExactlyOnceSink implements Sink {
     try {
       producer = await this.#producer(run.tp);
     } catch (err) {
-      this.ledger.release(run);
-      this.events.onError?.(new ProduceError(`transactional producer for ${run.tp.topic}[${run.tp.partition}]: ${(err as Error).message}`, { cause: err }));
+      await this.#failed(run, new ProduceError(`transactional producer for ${run.tp.topic}[${run.tp.partition}]: ${(err as Error).message}`, { cause: err }));
       return;
     }
-    const txn = await producer.transaction();
+    let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
+      txn = await producer.transaction();
       if (tm.length > 0) await txn.sendBatch({ topicMessages: tm, acks: -1 });
       await txn.sendOffsets({
         consumerGroupId: this.groupId,
@@ -295,14 +382,17 @@ export class ExactlyOnceSink implements Sink {
       });
       await txn.commit();
     } catch (err) {
-      await txn.abort().catch(() => undefined);
-      this.ledger.release(run);
+      await txn?.abort().catch(() => undefined);
       // A fenced producer stays fenced: make a new one next time (it will fence or be refused cleanly).
       this.#producers.delete(tpKey(run.tp));
       await producer.disconnect().catch(() => undefined);
-      this.events.onError?.(new ProduceError(`transaction for ${run.tp.topic}[${run.tp.partition}] aborted: ${(err as Error).message}`, { cause: err }));
+      await this.#failed(run, new ProduceError(`transaction for ${run.tp.topic}[${run.tp.partition}] aborted: ${(err as Error).message}`, { cause: err }));
       return;
     }
+    this.#failure = undefined;
+    this.#backoff.reset();
+    this.options.budget.succeeded();
+    this.#committed.set(tpKey(run.tp), last.offset + 1);
     const appendTime = Date.now();
     this.ledger.acknowledge(run);
     this.ledger.markCommitted([{ tp: run.tp, offset: last.offset + 1 }]);
@@ -315,14 +405,38 @@ export class ExactlyOnceSink implements Sink {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  async onAssignment(assigned: readonly TopicPartition[]): Promise<void> {
+  /**
+   * Fence, then read: (1) wait for this instance's own transactions still in flight, which could
+   * otherwise commit after the read below; (2) init every assigned partition's producer, fencing older
+   * owners and settling what they left open; (3) read the group's committed offsets. A commit of ours
+   * whose markers the coordinator has not yet written is not visible to that read, so for a partition we
+   * kept, our own last commit wins when it is later.
+   */
+  async onAssignment(assigned: readonly TopicPartition[]): Promise<SeekPoint[]> {
     const keep = new Set(assigned.map(tpKey));
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     for (const [k, p] of this.#producers) {
       if (keep.has(k)) continue;
       this.#producers.delete(k);
+      this.#committed.delete(k);
       void p.then((producer) => producer.disconnect()).catch(() => undefined);
     }
     await Promise.all(assigned.map((tp) => this.#producer(tp)));
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [...new Set(assigned.map((tp) => tp.topic))];
+      const fetched = await admin.fetchOffsets({ groupId: this.groupId, topics });
+      const points: SeekPoint[] = [];
+      for (const tp of assigned) {
+        const group = Number(fetched.find((t) => t.topic === tp.topic)?.partitions.find((x) => x.partition === tp.partition)?.offset ?? -1);
+        const offset = Math.max(group, this.#committed.get(tpKey(tp)) ?? -1);
+        if (offset >= 0) points.push({ tp, offset });
+      }
+      return points;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async close(): Promise<void> {

@@ -51,14 +51,20 @@ export class KafkaSource {
   #running = false;
   readonly #paused = new Map<string, TopicPartition>();
   #assignment: TopicPartition[] = [];
+  /** Last answer from a broker (epoch ms): fetches every maxWaitTime, heartbeats every heartbeatInterval. */
+  #lastContact = Date.now();
+  /** Set when kafkajs crashed the consumer (it restarts it when the cause is retriable) until it rejoins. */
+  #crash: Error | undefined;
+  readonly #heartbeatMs: number;
 
   constructor(kafka: Kafka, options: SourceOptions) {
     this.#options = options;
+    // Kafka's advice: heartbeat at most a third of the session timeout.
+    this.#heartbeatMs = Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10));
     this.#consumer = kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      // Kafka's advice: heartbeat at most a third of the session timeout.
-      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
+      heartbeatInterval: this.#heartbeatMs,
       // Fetch returns as soon as one byte is there: latency matters more than request count here.
       minBytes: 1,
       maxWaitTimeInMs: 100,
@@ -83,9 +89,26 @@ export class KafkaSource {
     return this.#assignment;
   }
 
+  /**
+   * Why this consumer cannot be trusted to make progress now, or undefined: it crashed (kafkajs restarts
+   * it after a backoff when the cause is retriable, e.g. a broker restart), or no broker answered for
+   * three heartbeat intervals (a fetch goes out every 100 ms and a heartbeat every interval, paused or not).
+   */
+  unhealthy(now = Date.now()): string | undefined {
+    if (this.#crash) return `consumer crashed, restarting: ${this.#crash.message}`;
+    const silentMs = now - this.#lastContact;
+    const limit = Math.max(5_000, 3 * this.#heartbeatMs);
+    if (this.#running && silentMs > limit) return `no answer from the brokers for ${Math.round(silentMs / 1000)} s`;
+    return undefined;
+  }
+
   async start(handlers: SourceHandlers): Promise<void> {
     const c = this.#consumer;
+    c.on(c.events.REQUEST, () => {
+      this.#lastContact = Date.now();
+    });
     c.on(c.events.GROUP_JOIN, (e) => {
+      this.#crash = undefined;
       this.#generation++;
       const assigned: TopicPartition[] = [];
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
@@ -99,6 +122,7 @@ export class KafkaSource {
       handlers.onAssignment(assigned, this.#generation);
     });
     c.on(c.events.CRASH, (e) => {
+      this.#crash = e.payload.error;
       if (!e.payload.restart) handlers.onCrash(e.payload.error);
     });
     await c.connect();
@@ -145,6 +169,11 @@ export class KafkaSource {
     if (paused.length === 0) return;
     for (const tp of paused) this.#paused.delete(key(tp));
     this.#consumer.resume(group(paused));
+  }
+
+  /** Moves the fetch position of assigned partitions (exactly-once: to the offsets read after fencing). */
+  seek(points: readonly { tp: TopicPartition; offset: number }[]): void {
+    for (const p of points) this.#consumer.seek({ topic: p.tp.topic, partition: p.tp.partition, offset: String(p.offset) });
   }
 
   isPaused(tp: TopicPartition): boolean {

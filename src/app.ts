@@ -4,9 +4,10 @@ import type { Kafka } from 'kafkajs';
 import { createKafka } from '../consumers/kafka-client.js';
 import { createRegistrySerdes, type RegistrySerdes } from '../consumers/serdes.js';
 import type { ResolvedConfig } from './config.js';
-import { ConfigError, ShutdownTimeoutError } from './errors.js';
+import { codeOf, ConfigError, ShutdownTimeoutError } from './errors.js';
 import type { Classifier } from './model/classifier.js';
 import { Pipeline } from './pipeline.js';
+import { loadBrandMatcher } from '../brands/index.js';
 import { resolveBrokers } from './services/brokers.js';
 
 export type ClassifierFactory = (config: ResolvedConfig) => Promise<Classifier>;
@@ -22,6 +23,27 @@ export interface AppOptions {
   /** Attach observers (metrics, dashboard) once everything is wired; called before the group is joined. */
   attach?: (app: App) => Promise<Attachment | undefined>;
   log?: (line: string) => void;
+  /** The pipeline cannot go on (see PipelineEventMap.fatal): the caller should stop and exit non-zero. */
+  onFatal?: (error: Error) => void;
+}
+
+/**
+ * One log line per failing stage every 10 s at most, with how many more were seen: a broker outage
+ * fails every request, and a line per failure would bury the one that matters.
+ */
+function logErrors(log: (line: string) => void): (e: { stage: string; error: Error }) => void {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return ({ stage, error }) => {
+    const now = Date.now();
+    const s = last.get(stage);
+    if (s && now - s.at < 10_000) {
+      s.suppressed++;
+      return;
+    }
+    const more = s && s.suppressed > 0 ? ` (and ${s.suppressed} more in the last ${Math.round((now - s.at) / 1000)} s)` : '';
+    last.set(stage, { at: now, suppressed: 0 });
+    log(`klassify: ${stage}: ${codeOf(error) === 'KLS_ERR_INTERNAL' ? '' : `${codeOf(error)}: `}${error.message}${more}`);
+  };
 }
 
 export class App {
@@ -34,6 +56,7 @@ export class App {
   readonly serdes: RegistrySerdes | undefined;
   #attachment: Attachment | undefined;
   #stopping: Promise<void> | undefined;
+  #fatal: Error | undefined;
 
   private constructor(parts: {
     config: ResolvedConfig; brokers: string[]; embedded: boolean; kafka: Kafka; classifier: Classifier; pipeline: Pipeline; serdes: RegistrySerdes | undefined;
@@ -71,8 +94,18 @@ export class App {
     const m = classifier.model;
     log(`model ${m.name} ${m.version} (${m.target}) ready on ${classifier.health().workers} worker(s)`);
 
-    const pipeline = new Pipeline({ config, kafka, classifier, serdes });
+    const brands = loadBrandMatcher(config.brands.file, classifier.model.labels);
+    if (brands) log(`brands: ${brands.brands.length} from ${config.brands.file}`);
+    const pipeline = new Pipeline({ config, kafka, classifier, serdes, brands });
     const app = new App({ config, brokers, embedded, kafka, classifier, pipeline, serdes });
+    // Always a listener: an EventEmitter 'error' nobody listens to is thrown, so with metrics off a
+    // retried produce failure would have crashed the process.
+    pipeline.on('error', logErrors(log));
+    pipeline.on('fatal', ({ error }) => {
+      app.#fatal ??= error;
+      log(`klassify: ${codeOf(error)}: ${error.message}`);
+      options.onFatal?.(error);
+    });
     try {
       app.#attachment = await options.attach?.(app);
       await pipeline.start();
@@ -83,9 +116,16 @@ export class App {
     return app;
   }
 
-  /** True when the group is joined and the model is loaded (/readyz). */
+  /** Why the app is not ready (/readyz), or an empty list. */
+  notReady(): string[] {
+    const reasons = this.#fatal ? [`failed: ${this.#fatal.message}`] : [];
+    reasons.push(...this.pipeline.notReady());
+    if (!this.classifier.health().ready) reasons.push('model not loaded');
+    return reasons;
+  }
+
   get ready(): boolean {
-    return this.pipeline.joined && this.classifier.health().ready;
+    return this.notReady().length === 0;
   }
 
   /** Graceful stop: drain and commit, leave the group, close the pool; rejects if it takes too long. */

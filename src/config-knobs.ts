@@ -72,6 +72,8 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('pool.gpus', 'KLASSIFY_GPUS', 'gpus', 'int-list', [], 'GPU ids; one worker per GPU with the CUDA provider (needs a cuda-fp16 or cuda model and the CUDA libraries).'),
   k('pool.maxQueue', 'KLASSIFY_POOL_MAX_QUEUE', 'pool-max-queue', 'int', 8, 'Batches waiting for a worker before the pool refuses (overloaded) and the pipeline pauses fetching.'),
   k('pool.maxBatchTokens', 'KLASSIFY_POOL_MAX_BATCH_TOKENS', 'pool-max-batch-tokens', 'int', 8192, 'Token budget of one ONNX Runtime call inside a worker (padded length x rows).'),
+  // Brand monitoring
+  k('brands.file', 'KLASSIFY_BRANDS', 'brands', 'string', undefined, 'Brands file (JSON or YAML, see brands/README.md): each result then lists the brand mentions in its text with the sentiment towards each brand.'),
   // Metrics
   k('metrics.enabled', 'KLASSIFY_METRICS', 'metrics', 'bool', true, 'Serve /metrics, /healthz, /readyz and the dashboard.'),
   k('metrics.host', 'KLASSIFY_METRICS_HOST', 'metrics-host', 'string', '127.0.0.1', 'Address of the metrics server. 0.0.0.0 exposes it to the network (set a token).'),

@@ -54,6 +54,9 @@ const schema = z.object({
   model: z.object({
     dir: z.string().min(1),
   }),
+  brands: z.object({
+    file: z.string().min(1).optional(),
+  }),
   pool: z.object({
     workers: z.number().int().min(1).max(256),
     threadsPerWorker: z.number().int().min(1).max(256),

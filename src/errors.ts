@@ -66,7 +66,13 @@ export const WorkerCrashError = define('WorkerCrashError', 'KLS_ERR_WORKER_CRASH
 
 // Pipeline
 export const ProduceError = define('ProduceError', 'KLS_ERR_PRODUCE', true);
+export const OutputTooLargeError = define('OutputTooLargeError', 'KLS_ERR_OUTPUT_TOO_LARGE');
+export const FenceError = define('FenceError', 'KLS_ERR_FENCE');
+export const ConsumerCrashError = define('ConsumerCrashError', 'KLS_ERR_CONSUMER_CRASH');
 export const ShutdownTimeoutError = define('ShutdownTimeoutError', 'KLS_ERR_SHUTDOWN_TIMEOUT');
+
+// Brand monitoring
+export const BrandsConfigError = define('BrandsConfigError', 'KLS_ERR_BRANDS_CONFIG');
 
 /** Every code above, for the catalogue test and the README table. */
 export const errorCodes: readonly string[] = Object.freeze([
@@ -95,7 +101,11 @@ export const errorCodes: readonly string[] = Object.freeze([
   'KLS_ERR_INFERENCE',
   'KLS_ERR_WORKER_CRASH',
   'KLS_ERR_PRODUCE',
+  'KLS_ERR_OUTPUT_TOO_LARGE',
+  'KLS_ERR_FENCE',
+  'KLS_ERR_CONSUMER_CRASH',
   'KLS_ERR_SHUTDOWN_TIMEOUT',
+  'KLS_ERR_BRANDS_CONFIG',
 ]);
 
 /**

@@ -6,16 +6,21 @@ import { decodeInput, type DecodedInput, type DecodeOptions } from '../consumers
 import { ensureTopics } from '../consumers/kafka-client.js';
 import { Ledger, type LedgerEntry, type TopicPartition } from '../consumers/ledger.js';
 import { deadLetter, deadLetterMessage, resultRecord, type Finished, type OutMessage } from '../consumers/messages.js';
-import type { RegistrySerdes } from '../consumers/serdes.js';
+import { isRegistryUnavailable, type RegistrySerdes } from '../consumers/serdes.js';
+import { ProduceBudget, readProduceLimits } from '../consumers/produce-budget.js';
 import { AtLeastOnceSink, ExactlyOnceSink, type FlushInfo, type Sink } from '../consumers/sink.js';
 import { KafkaSource, type SourceRecord } from '../consumers/source.js';
 import { AimdController } from './batching/aimd.js';
 import { MicroBatcher, type BatchItem } from './batching/micro-batcher.js';
 import type { ResolvedConfig } from './config.js';
-import { codeOf, InferenceError, messageOf, PoolOverloadedError } from './errors.js';
+import { codeOf, ConsumerCrashError, FenceError, InferenceError, messageOf, PoolOverloadedError } from './errors.js';
 import { isFailure, type Classifier, type ClassifyOutcome } from './model/classifier.js';
+import { brandFields, planBatch, type BrandMatcher } from '../brands/index.js';
 
 type Out = Finished;
+
+/** Fencing attempts before giving up (backoff 0.2 s doubling to 10 s: about a minute in all). */
+const FENCE_ATTEMPTS = 10;
 
 interface Job {
   entry: LedgerEntry<Out>;
@@ -34,6 +39,8 @@ export interface PipelineEventMap {
   assigned: [{ partitions: TopicPartition[] }];
   paused: [{ paused: boolean; inFlight: number }];
   error: [{ stage: string; error: Error }];
+  /** The pipeline cannot go on (consumer crashed for good, fencing keeps failing): exit and be restarted. */
+  fatal: [{ error: Error }];
 }
 
 export interface PipelineOptions {
@@ -43,6 +50,8 @@ export interface PipelineOptions {
   serdes?: RegistrySerdes | undefined;
   /** Create the input/output/dead-letter topics when missing (the embedded Kafka; off for strict clusters). */
   createTopics?: boolean;
+  /** Brand monitoring: find mentions and classify the span each is judged on in the same batch. */
+  brands?: BrandMatcher | undefined;
 }
 
 export class Pipeline extends EventEmitter<PipelineEventMap> {
@@ -50,6 +59,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
   readonly #ledger = new Ledger<Out>();
   readonly #source: KafkaSource;
   readonly #sink: Sink;
+  readonly #budget = new ProduceBudget();
   readonly #batcher: MicroBatcher<Job>;
   readonly #aimd: AimdController | undefined;
   readonly #decode: DecodeOptions;
@@ -76,9 +86,10 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       onFlushed: (info: FlushInfo) => this.#onFlushed(info),
       onError: (error: Error) => this.emit('error', { stage: 'produce', error }),
     };
+    const sinkOptions = { budget: this.#budget, deadLetterTopic: p.deadLetterTopic };
     this.#sink = p.delivery === 'exactly-once'
-      ? new ExactlyOnceSink(kafka, this.#ledger, p.groupId, `klassify-${p.groupId}`, events)
-      : new AtLeastOnceSink(kafka, this.#ledger, this.#source, events, p.commitIntervalMs);
+      ? new ExactlyOnceSink(kafka, this.#ledger, p.groupId, `klassify-${p.groupId}`, sinkOptions, events)
+      : new AtLeastOnceSink(kafka, this.#ledger, this.#source, sinkOptions, events, p.commitIntervalMs);
     const workers = classifier.health().workers;
     this.#batcher = new MicroBatcher<Job>(
       { maxSize: config.batch.maxSize, maxTokens: config.batch.maxTokens, maxWaitMs: config.batch.maxWaitMs, slots: workers },
@@ -106,9 +117,19 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     this.emit('latency', { endToEndMs, inPipelineMs });
   }
 
-  /** True once the consumer joined its group (readiness). */
+  /** True once the consumer joined its group. */
   get joined(): boolean {
     return this.#joined;
+  }
+
+  /** Why the pipeline is not ready to make progress (empty: ready). */
+  notReady(): string[] {
+    const reasons: string[] = [];
+    if (!this.#joined) reasons.push('consumer group not joined yet');
+    const consumer = this.#source.unhealthy();
+    if (consumer) reasons.push(consumer);
+    if (this.#sink.failure) reasons.push(`writing results fails: ${this.#sink.failure}`);
+    return reasons;
   }
 
   get inFlight(): number {
@@ -125,10 +146,17 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     const partitions = await ensureTopics(this.#o.kafka, topics, p.partitions, this.#o.createTopics !== false);
     this.#outputPartitions = partitions.get(p.outputTopic) ?? 1;
     this.#dlqPartitions = partitions.get(p.deadLetterTopic) ?? 1;
+    const admin = this.#o.kafka.admin();
+    await admin.connect();
+    try {
+      this.#budget.setLimits(await readProduceLimits(admin, [p.outputTopic, p.deadLetterTopic]));
+    } finally {
+      await admin.disconnect();
+    }
     await this.#source.start({
       onRecords: (tp, records) => this.#onRecords(tp, records),
       onAssignment: (assigned) => this.#onAssignment(assigned),
-      onCrash: (error) => this.emit('error', { stage: 'consume', error }),
+      onCrash: (error) => this.emit('fatal', { error: new ConsumerCrashError(`the consumer crashed and kafkajs gave up restarting it: ${error.message}`, { cause: error }) }),
     });
   }
 
@@ -146,32 +174,33 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       // Fence older owners before fetching: pause, init each partition's transactional producer (which
       // aborts or completes what a previous owner left open), re-read the committed offsets, resume.
       this.#source.pause(assigned);
-      void this.#fenceAndResume(assigned);
+      void this.#fenceAndResume(assigned, this.#source.generation);
     }
   }
 
-  async #fenceAndResume(assigned: TopicPartition[]): Promise<void> {
-    try {
-      await this.#sink.onAssignment(assigned);
-      const admin = this.#o.kafka.admin();
-      await admin.connect();
+  /**
+   * Exactly-once: fence older owners and read where to start (consumers/sink.ts), then fetch. A failed
+   * fence is retried with backoff; past FENCE_ATTEMPTS the instance cannot own its partitions and says
+   * so as fatal (the process exits non-zero so an orchestrator restarts it), instead of sitting paused.
+   */
+  async #fenceAndResume(assigned: TopicPartition[], generation: number): Promise<void> {
+    for (let attempt = 1, wait = 200; ; attempt++, wait = Math.min(wait * 2, 10_000)) {
+      if (this.#stopping || generation !== this.#source.generation) return;
       try {
-        const topics = [...new Set(assigned.map((tp) => tp.topic))];
-        const committed = await admin.fetchOffsets({ groupId: this.#o.config.pipeline.groupId, topics });
-        for (const t of committed) {
-          for (const part of t.partitions) {
-            if (Number(part.offset) >= 0 && assigned.some((a) => a.topic === t.topic && a.partition === part.partition)) {
-              this.#source.consumer.seek({ topic: t.topic, partition: part.partition, offset: part.offset });
-            }
-          }
+        const points = await this.#sink.onAssignment(assigned);
+        if (generation !== this.#source.generation) return;
+        this.#source.seek(points);
+        if (!this.#stopping) this.#source.resume(assigned);
+        this.#joined = true;
+        return;
+      } catch (error) {
+        this.emit('error', { stage: 'fence', error: error as Error });
+        if (attempt >= FENCE_ATTEMPTS) {
+          this.emit('fatal', { error: new FenceError(`fencing ${assigned.length} partition(s) failed ${attempt} times: ${messageOf(error)}`, { cause: error }) });
+          return;
         }
-      } finally {
-        await admin.disconnect();
+        await new Promise((r) => setTimeout(r, wait));
       }
-      if (!this.#stopping) this.#source.resume(assigned);
-      this.#joined = true;
-    } catch (error) {
-      this.emit('error', { stage: 'assign', error: error as Error });
     }
   }
 
@@ -182,7 +211,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       const entry = this.#ledger.append(tp, Number(record.offset));
       // A record already in flight (fetched again after a seek) is not taken twice.
       if (entry === undefined) continue;
-      decodeInput(record, this.#decode).then(
+      this.#untilAvailable(() => decodeInput(record, this.#decode)).then(
         (input) => {
           if (entry.dropped) return;
           this.#batcher.add({ entry, record, input }, this.#estimateTokens(input.text));
@@ -224,7 +253,14 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     const live = items.filter((i) => !i.value.entry.dropped);
     if (live.length === 0) return;
     const started = performance.now();
-    const outcomes = await this.#classify(live.map((i) => i.value.input.text));
+    // With brands, each mention's span joins its post in this one inference call (texts beyond the
+    // posts' own are the spans; a single-brand post's span is the post itself and costs nothing).
+    const planned = this.#o.brands ? planBatch(this.#o.brands, live.map((i) => i.value.input)) : undefined;
+    const outcomes = await this.#classify(planned?.batch.texts ?? live.map((i) => i.value.input.text));
+    const scoresAt = (k: number): Record<string, number> | undefined => {
+      const o = outcomes[k];
+      return o && !isFailure(o) ? o.scores : undefined;
+    };
     const inferenceMs = performance.now() - started;
     // Steered by how long a batch takes to process, as in Clipper, not by queueing: shrinking batches
     // because records queued would lower throughput and lengthen the queue it reacted to.
@@ -247,7 +283,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         queueMs: started - item.enqueuedAt,
         inferenceMs,
         batchSize: live.length,
-      });
+      }, planned && brandFields(planned.plans[i]!, planned.batch.spanIndex[i]!, outcome.scores, scoresAt));
       encodes.push(this.#complete(entry, record, result));
     }
     await Promise.all(encodes);
@@ -262,11 +298,36 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     this.#checkBackpressure();
   }
 
+  /**
+   * Runs a registry-backed step, retrying while the registry is unavailable: an outage holds the records
+   * (in flight, so fetching pauses at --max-in-flight) instead of dead-lettering innocent ones. Gives up
+   * only on stop, leaving the records uncommitted for the next run.
+   */
+  async #untilAvailable<T>(step: () => Promise<T>): Promise<T> {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        return await step();
+      } catch (err) {
+        if (!isRegistryUnavailable(err) || this.#stopping) throw err;
+        this.emit('error', { stage: 'registry', error: err as Error });
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   async #complete(entry: LedgerEntry<Out>, record: SourceRecord, result: ReturnType<typeof resultRecord>): Promise<void> {
     const p = this.#o.config.pipeline;
-    const value = p.outputFormat === 'avro' && this.#o.serdes
-      ? await this.#o.serdes.encodeResult(p.outputTopic, result)
-      : JSON.stringify(result);
+    const serdes = this.#o.serdes;
+    let value: Buffer | string;
+    try {
+      value = p.outputFormat === 'avro' && serdes
+        ? await this.#untilAvailable(() => serdes.encodeResult(p.outputTopic, result))
+        : JSON.stringify(result);
+    } catch (err) {
+      // One record's result that its schema cannot carry is that record's dead letter, never a crash.
+      this.#deadLetter(entry, record, codeOf(err) === 'KLS_ERR_INTERNAL' ? 'KLS_ERR_SCHEMA' : codeOf(err), `encoding the result failed: ${messageOf(err)}`);
+      return;
+    }
     if (entry.dropped) return;
     const message: OutMessage = {
       topic: p.outputTopic,

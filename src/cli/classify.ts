@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { InferencePool, poolOptionsFromConfig } from '../../inference-pool/index.js';
+import { brandFields, loadBrandMatcher, planBatch, type BrandMatcher } from '../../brands/index.js';
 import { PoolOverloadedError } from '../errors.js';
 import { isFailure, type Classifier } from '../model/classifier.js';
 import { configFrom, withKnobs } from './options.js';
@@ -23,6 +24,8 @@ export interface TransformOptions {
   inFlight: number;
   /** Longer texts get KLS_ERR_OVERSIZED_TEXT instead of being read whole. */
   maxTextBytes: number;
+  /** --brands: each result also lists brand mentions and the sentiment towards each (as `start` does). */
+  brands?: BrandMatcher | undefined;
 }
 
 export interface TransformSummary {
@@ -40,7 +43,7 @@ export function classifyCommand(): Command {
     .addOption(new Option('--format <format>', 'auto: lines starting with { are JSON, others plain text').choices(['auto', 'jsonl', 'text']).default('auto'))
     .option('--batch-size <n>', 'texts per inference batch', '64')
     .addHelpText('after', '\nOutput: {"id","label","scores","tokens","truncated"} per line, or {"id","error":{"code","message"}} for a bad line.\nPlain text lines (and JSON lines without an id) take their line number as id; blank lines are skipped.');
-  withKnobs(cmd, ['model.', 'pool.', 'pipeline.maxTextBytes']);
+  withKnobs(cmd, ['model.', 'pool.', 'pipeline.maxTextBytes', 'brands.']);
   return cmd.action(async (file: string, opts: Record<string, unknown>) => {
     const batchSize = Number(opts.batchSize);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`--batch-size must be a positive integer, got ${String(opts.batchSize)}`);
@@ -57,6 +60,7 @@ export function classifyCommand(): Command {
         // wait for the oldest batch, whose results must be written first.
         inFlight: Math.min(3 * workers, 2 * workers + config.pool.maxQueue),
         maxTextBytes: config.pipeline.maxTextBytes,
+        brands: loadBrandMatcher(config.brands.file, pool.model.labels),
       });
       const s = (performance.now() - started) / 1000;
       const m = pool.model;
@@ -80,7 +84,7 @@ export async function classifyLines(input: AsyncIterable<string | Buffer> & { se
   };
   const submit = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const done = classifyBatch(classifier, batch, summary);
+    const done = classifyBatch(classifier, batch, summary, options.brands);
     // Awaited in order by flushOne; until then a rejection must not count as unhandled.
     done.catch(() => undefined);
     pending.push(done);
@@ -100,9 +104,16 @@ export async function classifyLines(input: AsyncIterable<string | Buffer> & { se
   return summary;
 }
 
-async function classifyBatch(classifier: Classifier, entries: Entry[], summary: TransformSummary): Promise<string> {
-  const texts = entries.flatMap((e) => ('text' in e ? [e.text] : []));
+async function classifyBatch(classifier: Classifier, entries: Entry[], summary: TransformSummary, brands: BrandMatcher | undefined): Promise<string> {
+  const posts = entries.flatMap((e) => ('text' in e ? [{ id: String(e.id), text: e.text, ts: 0 }] : []));
+  // The same entity-level plan as the pipeline's: mention spans join the posts in one classify call.
+  const planned = brands && posts.length > 0 ? planBatch(brands, posts) : undefined;
+  const texts = planned?.batch.texts ?? posts.map((p) => p.text);
   const outcomes = texts.length === 0 ? [] : await classifyWithBackoff(classifier, texts);
+  const scoresAt = (i: number): Record<string, number> | undefined => {
+    const o = outcomes[i];
+    return o && !isFailure(o) ? o.scores : undefined;
+  };
   let k = 0;
   let out = '';
   for (const e of entries) {
@@ -111,13 +122,15 @@ async function classifyBatch(classifier: Classifier, entries: Entry[], summary: 
       out += `${JSON.stringify({ id: e.id, error: e.error })}\n`;
       continue;
     }
-    const o = outcomes[k++];
+    const post = k++;
+    const o = outcomes[post];
     if (o === undefined || isFailure(o)) {
       summary.errors++;
       out += `${JSON.stringify({ id: e.id, error: o?.error ?? { code: 'KLS_ERR_INFERENCE', message: 'no result' } })}\n`;
     } else {
       summary.classified++;
-      out += `${JSON.stringify({ id: e.id, label: o.label, scores: o.scores, tokens: o.tokens, truncated: o.truncated })}\n`;
+      const entity = planned && brandFields(planned.plans[post]!, planned.batch.spanIndex[post]!, o.scores, scoresAt);
+      out += `${JSON.stringify({ id: e.id, label: o.label, scores: o.scores, tokens: o.tokens, truncated: o.truncated, ...entity })}\n`;
     }
   }
   return out;

@@ -17,10 +17,13 @@ export function startCommand(): Command {
   return cmd.action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts);
     let observability: Observability | undefined;
+    let fatal: (() => void) | undefined;
+    const failed = new Promise<void>((resolve) => (fatal = resolve));
     const app = await App.start({
       config,
       createClassifier,
       log: info,
+      onFatal: () => fatal?.(),
       attach: async (a) => {
         if (!config.metrics.enabled) return undefined;
         observability = await attachObservability(a);
@@ -46,13 +49,19 @@ export function startCommand(): Command {
       ].join('\n'),
     );
     const demo = opts.demo === undefined ? undefined : await startDemoProducer(app.kafka, p.inputTopics[0] as string, opts.demo === true ? 20 : Number(opts.demo));
-    await new Promise<void>((resolve) => {
+    const signalled = new Promise<void>((resolve) => {
       onShutdownSignal((signal) => {
         info(`${signal}: stopping (draining in-flight records, then committing)...`);
         resolve();
       });
     });
+    const why = await Promise.race([signalled.then(() => 'signal' as const), failed.then(() => 'fatal' as const)]);
     await demo?.stop();
+    if (why === 'fatal') {
+      // /readyz already says so; stop what can be stopped, then exit non-zero so an orchestrator restarts us.
+      await app.stop().catch(() => undefined);
+      process.exit(1);
+    }
     try {
       await app.stop();
       info('stopped cleanly: everything consumed was written and committed');

@@ -27,9 +27,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     ready: () => {
-      const reasons: string[] = [];
-      if (!pipeline.joined) reasons.push('consumer group not joined yet');
-      if (!classifier.health().ready) reasons.push('model not loaded');
+      const reasons = app.notReady();
       return { ready: reasons.length === 0, reasons };
     },
   });

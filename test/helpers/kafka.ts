@@ -11,10 +11,10 @@ export function brokers(): string[] {
   return inject('kafkaBrokers').split(',');
 }
 
-export function testKafka(clientId = uniqueName('test')): Kafka {
+export function testKafka(clientId = uniqueName('test'), brokerList: string[] = brokers()): Kafka {
   return new Kafka({
     clientId,
-    brokers: brokers(),
+    brokers: brokerList,
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 100, retries: 8 },
   });
@@ -58,7 +58,7 @@ export async function collect(
   kafka: Kafka,
   topic: string,
   count: number,
-  options: { timeoutMs?: number; readCommitted?: boolean; settleMs?: number } = {},
+  options: { timeoutMs?: number; readCommitted?: boolean; settleMs?: number; done?: (out: Collected[]) => boolean } = {},
 ): Promise<Collected[]> {
   const consumer: Consumer = kafka.consumer({ groupId: uniqueName('collect'), readUncommitted: !options.readCommitted, maxWaitTimeInMs: 200 });
   const out: Collected[] = [];
@@ -75,7 +75,7 @@ export async function collect(
           headers: message.headers,
           timestamp: message.timestamp,
         });
-        if (out.length >= count) resolve();
+        if (options.done ? options.done(out) : out.length >= count) resolve();
       },
     });
   });

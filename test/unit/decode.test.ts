@@ -39,6 +39,12 @@ describe('decodeInput', () => {
     expect(await code(decodeInput(rec('é'.repeat(51)), opts))).toBe('KLS_ERR_OVERSIZED_TEXT');
     expect(await code(decodeInput(rec(Buffer.from([0x68, 0xff, 0xfe, 0x69])), opts))).toBe('KLS_ERR_INVALID_UTF8');
     expect(await code(decodeInput(rec(Buffer.from([0, 0, 0, 0, 7, 2, 4])), opts))).toBe('KLS_ERR_DECODE');
+    // The auto rule, whole: magic byte 0 but shorter than the wire header is broken, not text.
+    expect(await code(decodeInput(rec(Buffer.from([0, 1, 2])), opts))).toBe('KLS_ERR_DECODE');
+    // Opens like JSON, so it is JSON: an array or an object without a string text is refused.
+    expect(await code(decodeInput(rec('[1, 2]'), opts))).toBe('KLS_ERR_INVALID_JSON');
+    expect(await code(decodeInput(rec('["text"]'), opts))).toBe('KLS_ERR_INVALID_JSON');
+    expect(await code(decodeInput(rec('[not json'), opts))).toBe('KLS_ERR_INVALID_JSON');
     expect(await code(decodeInput(rec('plain'), { ...opts, format: 'avro' }))).toBe('KLS_ERR_SCHEMA');
     expect(await code(decodeInput(rec('["text"]'), { ...opts, format: 'json' }))).toBe('KLS_ERR_INVALID_JSON');
   });
@@ -51,5 +57,16 @@ describe('decodeInput', () => {
     const ok = await decodeInput(rec(Buffer.from([0, 0, 0, 0, 1, 9])), { ...opts, wire });
     expect(ok).toMatchObject({ text: 'from avro', id: 'in-2-41', ts: 1700000000000 });
     expect(await code(decodeInput(rec(Buffer.from([0, 0, 0, 0, 99, 9])), { ...opts, wire }))).toBe('KLS_ERR_SCHEMA');
+  });
+
+  it('ts: whole epoch ms that every output format can carry, or a clear refusal', async () => {
+    const ts = async (v: string): Promise<number> => (await decodeInput(rec(`{"text":"x","ts":${v}}`), opts)).ts;
+    expect(await ts('1700000000123.75')).toBe(1700000000123);
+    expect(await ts('"1700000000123"')).toBe(1700000000123);
+    expect(await ts('null')).toBe(1700000000000);
+    expect(await code(decodeInput(rec('{"text":"x","ts":9007199254740993}'), opts))).toBe('KLS_ERR_INVALID_JSON');
+    expect(await code(decodeInput(rec('{"text":"x","ts":"123456789012345678901234567890"}'), opts))).toBe('KLS_ERR_INVALID_JSON');
+    expect(await code(decodeInput(rec('{"text":"x","ts":"yesterday"}'), opts))).toBe('KLS_ERR_INVALID_JSON');
+    expect(await code(decodeInput(rec('{"text":"x","ts":-5}'), opts))).toBe('KLS_ERR_INVALID_JSON');
   });
 });

@@ -63,4 +63,33 @@ describe('Ledger', () => {
     l.complete(e, 'a');
     expect(() => l.complete(e, 'b')).toThrow(/twice/);
   });
+
+  it('a budget cuts each run to a prefix, and the first entry of a request always goes', () => {
+    const l = new Ledger<string>();
+    for (let o = 0; o < 5; o++) l.complete(l.append(p0, o)!, `a${o}`);
+    for (let o = 0; o < 5; o++) l.complete(l.append(p1, o)!, `b${o}`);
+    let taken = 0;
+    const runs = l.takeReady({ startRun: () => undefined, admit: () => taken++ < 3 });
+    expect(runs.map((r) => r.entries.map((e) => e.output))).toEqual([['a0', 'a1', 'a2']]);
+    taken = 0;
+    // p0 is out; p1 gets its own cut.
+    expect(l.takeReady({ startRun: () => { taken = 0; }, admit: () => taken++ < 2 }).map((r) => r.entries.length)).toEqual([2]);
+  });
+
+  it('only the run that was handed out can acknowledge or release it', () => {
+    const l = new Ledger<string>();
+    l.complete(l.append(p0, 1)!, 'a');
+    const [first] = l.takeReady();
+    l.release(first!);
+    l.complete(l.append(p0, 2)!, 'b');
+    const [second] = l.takeReady();
+    // A late answer for the first hand-out must not move the second's commit point nor free it.
+    l.acknowledge(first!);
+    l.release(first!);
+    expect(l.uncommitted()).toEqual([]);
+    expect(l.takeReady()).toEqual([]);
+    l.acknowledge(second!);
+    expect(l.uncommitted()).toEqual([{ tp: p0, offset: 3 }]);
+    expect(l.size).toBe(0);
+  });
 });
