@@ -23,7 +23,7 @@ export default tseslint.config(
   {
     files: ['src/observe/dashboard/**/*.js'],
     languageOptions: {
-      globals: { window: 'readonly', document: 'readonly', location: 'readonly', EventSource: 'readonly', URLSearchParams: 'readonly', uPlot: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', EventSource: 'readonly', URLSearchParams: 'readonly', uPlot: 'readonly', fetch: 'readonly' },
     },
   },
   {

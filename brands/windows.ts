@@ -33,6 +33,12 @@ export interface WindowOptions {
   readonly maxSamples?: number;
   /** A watermark jump wider than this many windows skips the empty ones between (bad clock). Default 10 000. */
   readonly maxGapWindows?: number;
+  /**
+   * 'record' (default): each record's event time moves the watermark. 'external': only advanceWatermark()
+   * does, e.g. the minimum over input partitions, as Flink does, so one partition running ahead of another
+   * does not make the other's records late.
+   */
+  readonly watermark?: 'record' | 'external';
 }
 
 export interface BrandWindowStats {
@@ -84,6 +90,7 @@ export class WindowAggregator {
   readonly #maxGap: number;
   #watermark: number | null = null;
   #lateDropped = 0;
+  readonly #external: boolean;
   // Per size: start of the oldest window not yet closed (null before the first record), and open windows
   // by start, each a map brand → counts.
   readonly #nextStart = new Map<WindowSize, number | null>();
@@ -96,6 +103,7 @@ export class WindowAggregator {
     this.#sizes = options.sizes ?? ['1m', '1h'];
     this.#maxSamples = options.maxSamples ?? 5;
     this.#maxGap = options.maxGapWindows ?? 10_000;
+    this.#external = options.watermark === 'external';
     if (!Number.isFinite(this.#lateness) || this.#lateness < 0) throw new RangeError('allowedLatenessMs must be a non-negative number');
     for (const size of this.#sizes) {
       if (!(size in kWindowSizes)) throw new RangeError(`unknown window size ${String(size)}`);
@@ -146,7 +154,7 @@ export class WindowAggregator {
       accepted.push(size);
     }
     if (late.length > 0) this.#lateDropped++;
-    const closed = this.advanceWatermark(record.eventTime);
+    const closed = this.#external ? [] : this.advanceWatermark(record.eventTime);
     return { accepted, late, unknownBrand: false, closed };
   }
 

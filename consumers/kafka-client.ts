@@ -49,7 +49,14 @@ export function createKafka(config: ResolvedConfig, brokers: readonly string[], 
  * Returns each topic's partition count, creating missing topics first when `create` (existing topics are
  * left as they are).
  */
-export async function ensureTopics(kafka: Kafka, topics: readonly string[], partitions: number, create = true): Promise<Map<string, number>> {
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: readonly string[],
+  partitions: number,
+  create = true,
+  /** Per topic: partitions and topic configs when klassify creates it (e.g. cleanup.policy=compact). */
+  special: Readonly<Record<string, { partitions?: number; configs?: Record<string, string> }>> = {},
+): Promise<Map<string, number>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -57,7 +64,12 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], part
     const missing = [...new Set(topics)].filter((t) => !existing.has(t));
     if (missing.length > 0 && create) {
       await admin.createTopics({
-        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: special[topic]?.partitions ?? partitions,
+          replicationFactor: -1,
+          configEntries: Object.entries(special[topic]?.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
         waitForLeaders: true,
       });
     }

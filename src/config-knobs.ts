@@ -74,6 +74,12 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('pool.maxBatchTokens', 'KLASSIFY_POOL_MAX_BATCH_TOKENS', 'pool-max-batch-tokens', 'int', 8192, 'Token budget of one ONNX Runtime call inside a worker (padded length x rows).'),
   // Brand monitoring
   k('brands.file', 'KLASSIFY_BRANDS', 'brands', 'string', undefined, 'Brands file (JSON or YAML, see brands/README.md): each result then lists the brand mentions in its text with the sentiment towards each brand.'),
+  k('brands.groupId', 'KLASSIFY_BRANDS_GROUP', 'brands-group', 'string', 'klassify-brands', 'Consumer group of the brand monitor (klassify brands) on the results topic. Run one instance per group.'),
+  k('brands.statsTopic', 'KLASSIFY_BRANDS_STATS_TOPIC', 'brands-stats-topic', 'string', 'klassify.brand-stats', 'Compacted topic of per-brand window stats (key brand|window|start).'),
+  k('brands.alertsTopic', 'KLASSIFY_BRANDS_ALERTS_TOPIC', 'brands-alerts-topic', 'string', 'klassify.brand-alerts', 'Topic of spike alerts (key: brand), written exactly once (read_committed).'),
+  k('brands.stateTopic', 'KLASSIFY_BRANDS_STATE_TOPIC', 'brands-state-topic', 'string', 'klassify.brand-state', 'Compacted topic of the monitor\'s state snapshots (open windows, baselines), committed with its offsets.'),
+  k('brands.webhookUrl', 'KLASSIFY_BRANDS_WEBHOOK_URL', 'brands-webhook-url', 'string', undefined, 'POST each alert here as JSON (retries with backoff, 5 s timeout, Idempotency-Key: the alert id).'),
+  k('brands.webhookSecret', 'KLASSIFY_BRANDS_WEBHOOK_SECRET', 'brands-webhook-secret', 'string', undefined, 'Signs webhook bodies: x-klassify-signature: sha256=HMAC-SHA256(secret, body). Prefer the environment variable.'),
   // Metrics
   k('metrics.enabled', 'KLASSIFY_METRICS', 'metrics', 'bool', true, 'Serve /metrics, /healthz, /readyz and the dashboard.'),
   k('metrics.host', 'KLASSIFY_METRICS_HOST', 'metrics-host', 'string', '127.0.0.1', 'Address of the metrics server. 0.0.0.0 exposes it to the network (set a token).'),

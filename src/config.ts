@@ -56,6 +56,12 @@ const schema = z.object({
   }),
   brands: z.object({
     file: z.string().min(1).optional(),
+    groupId: z.string().min(1),
+    statsTopic: z.string().min(1),
+    alertsTopic: z.string().min(1),
+    stateTopic: z.string().min(1),
+    webhookUrl: z.string().url().optional(),
+    webhookSecret: z.string().optional(),
   }),
   pool: z.object({
     workers: z.number().int().min(1).max(256),

@@ -14,7 +14,7 @@ export function knobTable(): string {
 
 export function redact(config: ResolvedConfig): unknown {
   return JSON.parse(
-    JSON.stringify(config, (key, value: unknown) => (/password|token/i.test(key) && value !== undefined ? '***' : value)),
+    JSON.stringify(config, (key, value: unknown) => (/password|token|secret/i.test(key) && value !== undefined ? '***' : value)),
   );
 }
 

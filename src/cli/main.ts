@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { envValue } from '../config.js';
 import { packageVersion } from '../paths.js';
+import { brandsCommand } from './brands.js';
 import { classifyCommand } from './classify.js';
 import { compileCommand } from './compile.js';
 import { configCommand } from './config.js';
@@ -22,6 +23,7 @@ const program = new Command('klassify')
   .enablePositionalOptions()
   .addCommand(startCommand())
   .addCommand(classifyCommand())
+  .addCommand(brandsCommand())
   .addCommand(compileCommand())
   .addCommand(configCommand())
   .addCommand(kafkaCommand())

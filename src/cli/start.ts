@@ -65,6 +65,9 @@ export function startCommand(): Command {
     try {
       await app.stop();
       info('stopped cleanly: everything consumed was written and committed');
+      // Everything is written and committed; a kafkajs consumer that crashed during a broker outage may
+      // still hold a restart timer after disconnect(), which would keep the process alive for ever.
+      process.exit(0);
     } catch (err) {
       info(failure(err, false));
       // Past the bound, clients still retrying a lost broker would keep the process alive: the stop

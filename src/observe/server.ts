@@ -18,6 +18,8 @@ export interface ObserveServerOptions {
   ready: () => { ready: boolean; reasons: string[] };
   /** Snapshots kept for clients that connect later (5 minutes at one a second). */
   history?: number;
+  /** Extra read-only JSON endpoints by path (the brand monitor's /brands/data). */
+  json?: Readonly<Record<string, () => unknown>>;
 }
 
 const DASHBOARD_DIR = join(packageRoot, 'src', 'observe', 'dashboard');
@@ -25,6 +27,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: join(DASHBOARD_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: join(DASHBOARD_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: join(DASHBOARD_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
+  '/brands': { file: join(DASHBOARD_DIR, 'brands.html'), type: 'text/html; charset=utf-8' },
+  '/brands.js': { file: join(DASHBOARD_DIR, 'brands.js'), type: 'text/javascript; charset=utf-8' },
   // uPlot is served from the installed package: no bundler, no build step at run time.
   '/vendor/uPlot.iife.min.js': { file: join(packageRoot, 'node_modules', 'uplot', 'dist', 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/vendor/uPlot.min.css': { file: join(packageRoot, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
@@ -125,6 +129,11 @@ export class ObserveServer {
       case '/history':
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#history));
         return;
+    }
+    const json = this.#o.json?.[url.pathname];
+    if (json !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(JSON.stringify(json()));
+      return;
     }
     const asset = ASSETS[url.pathname];
     if (asset === undefined) {

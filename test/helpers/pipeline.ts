@@ -75,7 +75,15 @@ export async function startPipeline(args: string[], env: NodeJS.ProcessEnv = pro
     exited,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      // A process that outlives its own shutdown timeout by far is hung: kill it and say so (code -2),
+      // so the test fails with the output instead of timing out without a word.
+      const hung = setTimeout(() => {
+        out += '\n[test] still running 90 s after the signal: SIGKILL\n';
+        child.kill('SIGKILL');
+      }, 90_000);
+      const code = await exited;
+      clearTimeout(hung);
+      return out.includes('[test] still running') ? -2 : code;
     },
   };
 }

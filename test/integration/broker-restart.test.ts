@@ -112,7 +112,7 @@ async function outage(delivery: 'at-least-once' | 'exactly-once'): Promise<void>
     // Stopped either way; a failure above is the one reported.
     code = await p.stop();
   }
-  expect(code).toBe(0);
+  expect(code, `exit code; pipeline said:\n${p.output().slice(-3000)}`).toBe(0);
 }
 
 describe('broker killed for 20 s mid-stream and started again', () => {

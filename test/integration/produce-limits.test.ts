@@ -67,7 +67,7 @@ async function runCapped(prefix: string, extra: string[], readCommitted: boolean
     // Stopped either way; a failure above is the one reported.
     code = await p.stop();
   }
-  expect(code).toBe(0);
+  expect(code, `exit code; pipeline said:\n${p.output().slice(-3000)}`).toBe(0);
 }
 
 describe('produce requests capped by the topic\'s max.message.bytes', () => {

@@ -1,0 +1,245 @@
+// The brand monitor on a real broker, fed synthetic results (the `brands` field the pipeline writes, so
+// no model is needed here): per-brand 1-minute stats equal a ground truth computed from the records; an
+// injected 8x volume spike is alerted in its own window; after kill -9 mid-stream and a restart, stats and
+// alerts (read_committed) equal the uninterrupted truth with no window and no alert written twice; the
+// webhook receiver gets every alert with a valid signature.
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kafka } from 'kafkajs';
+import { chromium } from 'playwright-core';
+import { packageRoot } from '../../src/paths.js';
+import { signature } from '../../brands/webhook.js';
+import { spawnCli } from '../helpers/cli.js';
+import { brokers, collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+
+const BRANDS = ['Kestrel', 'Northwind', 'Brewly'];
+const BASE = [6, 4, 3];
+const MINUTES = 16;
+const SPIKE_MINUTE = 13;
+const SECRET = 'test-secret';
+const PARTITIONS = 3;
+const ARTIFACTS = join(packageRoot, 'test-artifacts');
+const LABELS = ['negative', 'neutral', 'positive'] as const;
+
+interface Post { id: string; ts: number; partition?: number; brands: { brand: string; label: (typeof LABELS)[number] }[] }
+
+/**
+ * Deterministic posts over MINUTES minutes ending half an hour ago (a replay: windows close by event time,
+ * not by the clock); Kestrel x8 (mostly negative) in SPIKE_MINUTE. The last post, three minutes after
+ * the others, only moves event time on so that every window before it closes; it is not in the truth.
+ */
+function posts(): Post[] {
+  const t0 = Math.floor(Date.now() / 60_000) * 60_000 - (MINUTES + 30) * 60_000;
+  const out: Post[] = [];
+  for (let m = 0; m < MINUTES; m++) {
+    BRANDS.forEach((brand, b) => {
+      let n = BASE[b]! + ((m * 7 + b * 3) % 3) - 1;
+      if (brand === 'Kestrel' && m === SPIKE_MINUTE) n *= 8;
+      for (let i = 0; i < n; i++) {
+        const label = brand === 'Kestrel' && m === SPIKE_MINUTE ? (i % 4 === 0 ? 'neutral' : 'negative') : LABELS[(i + m + b) % 3]!;
+        const post: Post = { id: `p-${m}-${b}-${i}`, ts: t0 + m * 60_000 + ((i * 977) % 59_000), brands: [{ brand, label }] };
+        // Every fifth post names a second brand too (share of voice counts it for both).
+        if (i % 5 === 4) post.brands.push({ brand: BRANDS[(b + 1) % 3]!, label: 'neutral' });
+        out.push(post);
+      }
+    });
+  }
+  out.sort((a, b) => a.ts - b.ts);
+  // One per partition: the watermark is the lowest partition's event time.
+  for (let p = 0; p < PARTITIONS; p++) out.push({ id: `sentinel-${p}`, partition: p, ts: t0 + (MINUTES + 3) * 60_000, brands: [{ brand: 'Brewly', label: 'neutral' }] });
+  return out;
+}
+
+function truth(all: Post[]): Map<string, { count: number; labels: Record<string, number>; shareOfVoice: number }> {
+  const cells = new Map<string, { count: number; labels: Record<string, number> }>();
+  const totals = new Map<number, number>();
+  for (const p of all) {
+    if (p.id.startsWith('sentinel')) continue;
+    const start = Math.floor(p.ts / 60_000) * 60_000;
+    for (const m of p.brands) {
+      const key = `${m.brand}|1m|${start}`;
+      const c = cells.get(key) ?? { count: 0, labels: { negative: 0, neutral: 0, positive: 0 } };
+      c.count++;
+      c.labels[m.label]!++;
+      cells.set(key, c);
+      totals.set(start, (totals.get(start) ?? 0) + 1);
+    }
+  }
+  return new Map([...cells].map(([k, c]) => [k, { ...c, shareOfVoice: c.count / totals.get(Number(k.split('|')[2]))! }]));
+}
+
+function resultValue(p: Post): string {
+  return JSON.stringify({ id: p.id, label: 'neutral', ts: p.ts, model: { name: 'm', version: 'v1', target: 'cpu' }, brands: p.brands.map((m) => ({ ...m, alias: m.brand, start: 0, end: 1, scores: {} })) });
+}
+
+let receiver: Server;
+let receiverUrl = '';
+const received: { key: string; valid: boolean }[] = [];
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      received.push({ key: String(req.headers['idempotency-key']), valid: req.headers['x-klassify-signature'] === signature(body, SECRET) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  const a = receiver.address() as { port: number };
+  receiverUrl = `http://127.0.0.1:${a.port}/hook`;
+});
+afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
+
+function brandsFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'klassify-brands-'));
+  const file = join(dir, 'brands.json');
+  writeFileSync(file, JSON.stringify({ brands: BRANDS.map((name) => ({ name, aliases: [name] })) }));
+  return file;
+}
+
+async function produceResults(kafka: Kafka, topic: string, list: Post[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  for (let i = 0; i < list.length; i += 200) await producer.send({ topic, messages: list.slice(i, i + 200).map((p) => ({ key: p.id, value: resultValue(p), ...(p.partition === undefined ? {} : { partition: p.partition }) })) });
+  await producer.disconnect();
+}
+
+function startMonitor(args: string[]): { stop: (signal?: NodeJS.Signals) => Promise<number | null>; output: () => string } {
+  const child = spawnCli(['brands', '--brokers', brokers().join(','), '--metrics-port', '0', '--session-timeout-ms', '6000', ...args]);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code, sig) => r(code ?? (sig ? -1 : null))));
+  return {
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** The monitor creates its topics (the stats and state ones compacted); readers wait for them. */
+async function topicsExist(kafka: Kafka, names: string[], output: () => string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let i = 0; ; i++) {
+      const have = new Set(await admin.listTopics());
+      if (names.every((n) => have.has(n))) return;
+      if (i > 600) throw new Error(`topics ${names.join(', ')} never appeared; monitor said:\n${output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function check(kafka: Kafka, t: { stats: string; alerts: string }, all: Post[], output: () => string): Promise<void> {
+  await topicsExist(kafka, [t.stats, t.alerts], output);
+  const expected = truth(all);
+  const stats = await collect(kafka, t.stats, expected.size, {
+    timeoutMs: 120_000,
+    readCommitted: true,
+    settleMs: 3_000,
+    done: (out) => new Set(out.map((r) => r.key).filter((k) => k?.includes('|1m|') && expected.has(k))).size >= expected.size,
+  });
+  const oneMinute = stats.filter((r) => r.key?.includes('|1m|'));
+  const keys = oneMinute.map((r) => r.key!);
+  // Exactly once: no window written twice (a restart replays from the committed state, not from scratch).
+  expect(keys.length, `duplicate windows; monitor said:\n${output().slice(-3000)}`).toBe(new Set(keys).size);
+  for (const [key, want] of expected) {
+    const rec = oneMinute.find((r) => r.key === key);
+    expect(rec, `${key} missing; monitor said:\n${output().slice(-3000)}`).toBeDefined();
+    const got = JSON.parse(rec!.value!.toString()) as { count: number; labels: Record<string, number>; shareOfVoice: number };
+    expect(got.count, key).toBe(want.count);
+    expect(got.labels, key).toEqual(want.labels);
+    expect(got.shareOfVoice, key).toBeCloseTo(want.shareOfVoice, 10);
+  }
+  const alerts = await collect(kafka, t.alerts, 1, { timeoutMs: 30_000, readCommitted: true, settleMs: 2_000 });
+  const parsed = alerts.map((a) => JSON.parse(a.value!.toString()) as { id: string; brand: string; kind: string; window: { start: number } });
+  expect(new Set(parsed.map((a) => a.id)).size).toBe(parsed.length);
+  const spikeStart = Math.floor(all.find((p) => p.id === `p-${SPIKE_MINUTE}-0-0`)!.ts / 60_000) * 60_000;
+  const volume = parsed.filter((a) => a.kind === 'volume' && a.brand === 'Kestrel');
+  expect(volume.map((a) => a.window.start)).toEqual([spikeStart]);
+  // The steady brands never alert.
+  expect(parsed.filter((a) => a.brand !== 'Kestrel')).toEqual([]);
+  // Webhook: every alert arrives, signed; a redelivery after a restart carries the same key.
+  const deadline = Date.now() + 20_000;
+  while (parsed.some((a) => !received.some((r) => r.key === a.id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  for (const a of parsed) expect(received.filter((r) => r.key === a.id).every((r) => r.valid), a.id).toBe(true);
+  for (const a of parsed) expect(received.some((r) => r.key === a.id), `webhook never got ${a.id}`).toBe(true);
+}
+
+function topics(prefix: string): { results: string; stats: string; alerts: string; state: string; group: string } {
+  return { results: uniqueName(`${prefix}-res`), stats: uniqueName(`${prefix}-stats`), alerts: uniqueName(`${prefix}-alerts`), state: uniqueName(`${prefix}-state`), group: uniqueName(`${prefix}-g`) };
+}
+
+function args(t: ReturnType<typeof topics>, file: string): string[] {
+  return ['--brands', file, '--results', t.results, '--brands-stats-topic', t.stats, '--brands-alerts-topic', t.alerts,
+    '--brands-state-topic', t.state, '--brands-group', t.group, '--brands-webhook-url', receiverUrl, '--brands-webhook-secret', SECRET];
+}
+
+describe('klassify brands', () => {
+  it('windows and share of voice equal the ground truth; the injected spike is alerted in its window, once, and signed to the webhook', async () => {
+    const kafka = testKafka();
+    const t = topics('bm');
+    await createTopic(kafka, t.results, PARTITIONS);
+    const all = posts();
+    await produceResults(kafka, t.results, all);
+    const m = startMonitor(args(t, brandsFile()));
+    try {
+      await check(kafka, t, all, m.output);
+      // The brand dashboard in a real headless Chromium: both charts drawn, the alert listed with its samples.
+      const url = /dashboard\s+(http:\/\/\S+)\/brands/.exec(m.output())?.[1];
+      expect(url, m.output()).toBeDefined();
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        await page.goto(`${url}/brands`);
+        await page.waitForSelector('#conn.ok', { timeout: 15_000 });
+        await page.waitForFunction(() => document.querySelectorAll('.uplot').length >= 2, undefined, { timeout: 15_000 });
+        const row = await page.textContent('#alerts-table tbody tr');
+        expect(row).toContain('Kestrel');
+        expect(row).toContain('volume spike');
+        expect(row).toMatch(/p-13-0-\d+/);
+        expect(await page.locator('#sov-table tbody tr').count()).toBe(BRANDS.length);
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: join(ARTIFACTS, 'brands.png'), fullPage: true });
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      expect(await m.stop()).toBe(0);
+    }
+  }, 240_000);
+
+  it('kill -9 mid-stream: after a restart, stats and alerts equal the uninterrupted truth, nothing twice', async () => {
+    const kafka = testKafka();
+    const t = topics('bmk');
+    await createTopic(kafka, t.results, PARTITIONS);
+    const all = posts();
+    const file = brandsFile();
+    const half = all.filter((p) => p.ts < all[0]!.ts + 9 * 60_000);
+    await produceResults(kafka, t.results, half);
+    const first = startMonitor(args(t, file));
+    // Kill once some windows are out: mid-stream, with open windows and baselines in its state.
+    await topicsExist(kafka, [t.stats], first.output);
+    await collect(kafka, t.stats, 6, { timeoutMs: 90_000, readCommitted: true });
+    expect(await first.stop('SIGKILL')).toBe(-1);
+    await produceResults(kafka, t.results, all.slice(half.length));
+    const second = startMonitor(args(t, file));
+    try {
+      await check(kafka, t, all, () => `${first.output()}\n--- restart ---\n${second.output()}`);
+    } finally {
+      await second.stop();
+    }
+  }, 300_000);
+});
