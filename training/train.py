@@ -41,17 +41,29 @@ def log(msg: str) -> None:
 
 # --------------------------------------------------------------------------- data
 
-def load_tokenizers(model_dir: str, max_length: int):
-    """Return (training tokenizer with truncation, export tokenizer without any)."""
+def load_tokenizers(model_dir: str, max_length: int, normalizer: str = "none"):
+    """Return (training tokenizer with truncation, export tokenizer without any).
+
+    normalizer "social" appends normalize.py's rules (URLs, @handles, elongation, emoji) to the
+    tokenizer's normalizer: training and the shipped tokenizer.json then apply the same rules."""
     from tokenizers import Tokenizer
 
     path = os.path.join(model_dir, "tokenizer.json")
-    export_tok = Tokenizer.from_file(path)
+    with open(path, encoding="utf-8") as f:
+        tok_json = json.load(f)
+    if normalizer == "social":
+        from normalize import add_social_normalizer
+
+        tok_json = add_social_normalizer(tok_json)
+    elif normalizer != "none":
+        sys.exit(f"unknown --normalizer {normalizer}")
+    text = json.dumps(tok_json, ensure_ascii=False)
+    export_tok = Tokenizer.from_str(text)
     # The packaged tokenizer.json pads to a fixed 128 and truncates at 128;
     # the shipped copy must not pad or truncate on its own.
     export_tok.no_padding()
     export_tok.no_truncation()
-    train_tok = Tokenizer.from_file(path)
+    train_tok = Tokenizer.from_str(text)
     train_tok.no_padding()
     train_tok.enable_truncation(max_length=max_length)
     return train_tok, export_tok
@@ -284,6 +296,14 @@ def main() -> None:
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--limit-train", type=int, default=0, help="smoke test: use only N training examples")
     ap.add_argument("--min-confidence-subset", type=float, default=0.8)
+    # --- options of the v2 recipe (run.sh RECIPE=v2); the defaults reproduce the shipped model's recipe
+    ap.add_argument("--train-file", help="training JSONL instead of <data-dir>/train.jsonl (prepare_mix.py)")
+    ap.add_argument("--extra-val", action="append", default=[],
+                    help="NAME=PATH: another labeled set for model selection (mean macro-F1 with validation)")
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--use-weights", action="store_true", help="weight each example's loss by its 'weight' field")
+    ap.add_argument("--normalizer", default="none", choices=["none", "social"],
+                    help="social: normalize.py's rules written into the tokenizer (train and serve alike)")
     args = ap.parse_args()
 
     metrics_path = os.path.join(args.out_dir, "metrics.json")
@@ -311,13 +331,22 @@ def main() -> None:
     os.makedirs(args.work_dir, exist_ok=True)
 
     # ---- data
-    train_tok, export_tok = load_tokenizers(args.model_dir, args.max_length)
+    train_tok, export_tok = load_tokenizers(args.model_dir, args.max_length, args.normalizer)
     splits = {n: read_jsonl(os.path.join(args.data_dir, f"{n}.jsonl")) for n in ("train", "validation", "test")}
+    if args.train_file:
+        splits["train"] = read_jsonl(args.train_file)
+    extra_val = {}
+    for spec in args.extra_val:
+        name, path = spec.split("=", 1)
+        extra_val[name] = read_jsonl(path)
     if args.limit_train:
         splits["train"] = splits["train"][: args.limit_train]
     lab = {l: i for i, l in enumerate(LABELS)}
     enc = {n: encode(train_tok, [r["text"] for r in rows]) for n, rows in splits.items()}
     y = {n: [lab[r["label"]] for r in rows] for n, rows in splits.items()}
+    weights = [float(r.get("weight", 1.0)) if args.use_weights else 1.0 for r in splits["train"]]
+    extra_enc = {n: encode(train_tok, [r["text"] for r in rows]) for n, rows in extra_val.items()}
+    extra_y = {n: [lab[r["label"]] for r in rows] for n, rows in extra_val.items()}
     n_trunc = sum(1 for s in enc["train"] if len(s) >= args.max_length)
     log("examples: " + ", ".join(f"{n}={len(v)}" for n, v in enc.items()) +
         f"; train tokens/example mean {np.mean([len(s) for s in enc['train']]):.1f}, "
@@ -347,7 +376,12 @@ def main() -> None:
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_lambda)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weights, dtype=torch.float32))
+    cw = torch.tensor(class_weights, dtype=torch.float32)
+    loss_each = torch.nn.CrossEntropyLoss(weight=cw, label_smoothing=args.label_smoothing, reduction="none")
+
+    def loss_fn(logits, target, w):
+        # the class-weighted mean of CrossEntropyLoss, with each example also weighted by w
+        return (loss_each(logits, target) * w).sum() / (cw[target] * w).sum()
     lengths = [len(s) for s in enc["train"]]
     rng = random.Random(args.seed)
 
@@ -364,8 +398,9 @@ def main() -> None:
         for bi, idx in enumerate(batches, start=1):
             ids, mask, tt = collate([enc["train"][i] for i in idx])
             target = torch.tensor([y["train"][i] for i in idx], dtype=torch.long)
+            w = torch.tensor([weights[i] for i in idx], dtype=torch.float32)
             logits = model(ids, mask, tt)
-            loss = loss_fn(logits, target)
+            loss = loss_fn(logits, target, w)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
@@ -383,12 +418,18 @@ def main() -> None:
         vm = classification_metrics(y["validation"], val_logits.argmax(1).tolist())
         ep = {"epoch": epoch, "train_loss": round(run_loss / seen, 4), "val_accuracy": vm["accuracy"],
               "val_macro_f1": vm["macro_f1"], "seconds": round(time.time() - t_ep, 1)}
+        select = [vm["macro_f1"]]
+        for name in extra_val:
+            xm = classification_metrics(extra_y[name], predict_torch(model, extra_enc[name]).argmax(1).tolist())
+            ep[f"{name}_accuracy"], ep[f"{name}_macro_f1"] = xm["accuracy"], xm["macro_f1"]
+            select.append(xm["macro_f1"])
+        ep["selection_score"] = round(sum(select) / len(select), 4)
         epochs_log.append(ep)
         log(f"epoch {epoch} done: {ep}")
-        if vm["macro_f1"] > best["macro_f1"]:
-            best = {"macro_f1": vm["macro_f1"], "epoch": epoch, "metrics": vm}
+        if ep["selection_score"] > best["macro_f1"]:
+            best = {"macro_f1": ep["selection_score"], "epoch": epoch, "metrics": vm}
             torch.save(model.state_dict(), best_path)
-            log(f"new best (val macro-F1 {vm['macro_f1']}) saved to {best_path}")
+            log(f"new best (selection score {ep['selection_score']}) saved to {best_path}")
     train_seconds = time.time() - t_train
 
     model.load_state_dict(torch.load(best_path, map_location="cpu"))
@@ -576,8 +617,14 @@ def main() -> None:
             "schedule": "linear warmup + linear decay", "grad_clip": 1.0,
             "loss": "class-weighted cross-entropy (weights = n / (k * n_class))",
             "batching": "length-grouped (sorted within chunks of 50 batches), dynamic padding",
-            "selection": "best validation macro-F1 over epochs", "seed": args.seed,
+            "selection": "best validation macro-F1 over epochs" if not extra_val else
+                         f"best mean macro-F1 over validation + {', '.join(extra_val)}", "seed": args.seed,
             **({"limit_train": args.limit_train} if args.limit_train else {}),
+            **({"train_file": os.path.basename(args.train_file)} if args.train_file else {}),
+            **({"label_smoothing": args.label_smoothing} if args.label_smoothing else {}),
+            **({"example_weights": "per-example 'weight' field (crowd confidence)"} if args.use_weights else {}),
+            **({"normalizer": "social (training/normalize.py rules in tokenizer.json)"}
+               if args.normalizer != "none" else {}),
         },
         "training": {
             "epochs": epochs_log, "best_epoch": best["epoch"], "steps": step,

@@ -1,6 +1,6 @@
 // klassify compile: turn an ONNX text classifier into compiled-models/<name>/<target>/ (see src/compile).
 import { Command, Option } from 'commander';
-import { compileModel, progressFor, quantizeDynamicInt8, type CompileDeps } from '../compile/index.js';
+import { compileModel, progressFor, quantizeDynamicInt8, renderEvalReport, type CompileDeps } from '../compile/index.js';
 import { TARGETS } from '../model/manifest.js';
 import { info, printJson } from './output.js';
 
@@ -14,6 +14,7 @@ export function compileCommand(): Command {
     .requiredOption('--name <name>', 'model name: the folder under --out')
     .option('--out <dir>', 'root folder of compiled models', 'compiled-models')
     .option('--eval <file>', 'JSONL evaluation set, lines {"text","label"} (accuracy) or {"text"} (agreement); default: built-in English texts')
+    .option('--eval-report', 'with a labeled --eval set: print per-class precision/recall and the confusion matrix of the source and the compiled model (stderr) and add them to report.md')
     .option('--max-length <n>', 'most tokens per text, special tokens included (at most the model\'s position embeddings)', '128')
     .option('--force', 'write the model even when it fails the parity gate (manifest parity.forced=true)')
     .option('--version <version>', "model version in the manifest (default: the compiled file's sha256, 12 digits)")
@@ -36,6 +37,7 @@ export function compileCommand(): Command {
         name: opts.name as string,
         out: opts.out as string,
         evalSet: opts.eval as string | undefined,
+        evalReport: opts.evalReport === true,
         maxLength: Number(opts.maxLength),
         force: opts.force === true,
         version: opts.version as string | undefined,
@@ -45,6 +47,11 @@ export function compileCommand(): Command {
       }, deps);
       const { parity } = result.manifest;
       if (parity) info(`parity: ${(parity.agreement * 100).toFixed(2)}% agreement on ${parity.count} texts${parity.forced ? ' (FAILED, forced)' : ''}`);
+      if (result.evaluation) {
+        const { evaluation: e } = result;
+        info(`evaluation report on ${e.evalSet} (rows = gold, columns = predicted):`);
+        for (const line of [...renderEvalReport(e.source, 'source'), ...renderEvalReport(e.compiled, `compiled (${result.manifest.target})`)]) info(line);
+      }
       if (!result.manifest.verifiedOnTarget) info(`note: ${result.manifest.target} was not verified on its target hardware (no GPU here); see report.md`);
       if (opts.json === true) printJson(result.manifest);
       else process.stdout.write(`${result.dir}\n`);

@@ -4,10 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ConfigError, TokenizerError } from '../errors.js';
+import { ConfigError, EvalSetError, TokenizerError } from '../errors.js';
 import { MANIFEST_FILE, type ModelManifest } from '../model/manifest.js';
 import { BUILTIN_EVAL_TEXTS } from './builtin-texts.js';
 import { DEFAULT_BENCH, benchmark, type BenchOptions, type BenchRow } from './bench.js';
+import { evalReport, renderEvalReport, type EvalReport } from './eval-report.js';
 import { builtinEvalSet, loadEvalSet, type EvalSet } from './eval-set.js';
 import { buildManifest } from './manifest-builder.js';
 import { resolveCompileOptions, type CompileOptions, type ResolvedCompileOptions } from './options.js';
@@ -34,6 +35,8 @@ export interface CompileResult {
   dir: string;
   manifest: ModelManifest;
   report: string;
+  /** With evalReport: per-class figures and confusion matrices of both models on the labeled --eval set. */
+  evaluation?: { evalSet: string; source: EvalReport; compiled: EvalReport };
 }
 
 export const REPORT_FILE = 'report.md';
@@ -56,6 +59,9 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
     const sig = await inspectModel(source, o.labels.length, tok.tokenizer.encode('Hello world, this is a test.').ids, o.model);
     checkFit(o, sig, tok);
     const evalSet = o.evalSet === undefined ? builtinEvalSet() : loadEvalSet(o.evalSet, o.labels);
+    if (o.evalReport && evalSet.gold === undefined) {
+      throw new EvalSetError(`--eval-report needs labels: ${evalSet.description} has none (lines {"text","label"})`);
+    }
 
     const padId = tok.tokenizer.padId;
     // int8 calibration reads the built-in texts, never a user's evaluation set, so with --eval the gate
@@ -81,6 +87,9 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
       measuredOn: 'cpu',
     };
     enforceParity(parity, o.target);
+    const evaluation = o.evalReport && evalSet.gold !== undefined
+      ? { evalSet: evalSet.description, source: evalReport(sourceLogits, evalSet.gold, o.labels), compiled: evalReport(compiledLogits, evalSet.gold, o.labels) }
+      : undefined;
 
     let rows: BenchRow[] | undefined;
     if (runsBench) {
@@ -92,7 +101,7 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
 
     const notes = compileNotes(o, [...tok.notes, ...build.notes], encoded.filter((e) => e.truncated).length, encoded.length, parity, rows);
     const manifest = buildManifest({ options: o, signature: sig, sourceBytes: source.bytes, build, parity, benchmark: rows, notes });
-    const report = renderReport(manifest, describeSteps(o, sig, build, evalSet, rows));
+    const report = renderReport(manifest, describeSteps(o, sig, build, evalSet, rows), evaluation ? evaluationSection(evaluation) : []);
     const dir = join(o.out, o.name, o.target);
     step(`write ${dir}`);
     publishFolder(dir, [
@@ -102,12 +111,24 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
       { name: REPORT_FILE, data: report },
     ]);
     ok = true;
-    return { dir, manifest, report };
+    return { dir, manifest, report, ...(evaluation ? { evaluation } : {}) };
   } finally {
     progress.end(ok);
     await releaseAll(runners);
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** report.md's "Evaluation report" section: both models' per-class figures and confusion matrices. */
+export function evaluationSection(e: NonNullable<CompileResult['evaluation']>): string[] {
+  return [
+    '## Evaluation report', '',
+    `Evaluation set: ${e.evalSet}. Rows of a confusion matrix are gold labels, columns predicted labels (argmax).` +
+      (e.compiled.binary ? ` Binary accuracy counts the gold ${e.compiled.binary.negative}/${e.compiled.binary.positive} texts only and compares those two logits alone.` : ''),
+    '',
+    ...renderEvalReport(e.source, '**source**'),
+    ...renderEvalReport(e.compiled, '**compiled**'),
+  ];
 }
 
 /** The user's settings must fit the model: max length within its positions, token ids within its vocabulary. */

@@ -7,3 +7,4 @@ export { quantizeGatherTables, quantizePerRow, type GatherTableOptions, type Gat
 export { convertToFp16, float16Bits, float16Value, DEFAULT_FP32_OPS, type Fp16Report } from './fp16.js';
 export { DEFAULT_GATE, measureParity, enforceParity, type Parity, type ParityGate } from './parity.js';
 export { loadEvalSet, builtinEvalSet, type EvalSet } from './eval-set.js';
+export { evalReport, renderEvalReport, parseConfusion, type EvalReport, type ClassFigures, type BinaryFigures } from './eval-report.js';

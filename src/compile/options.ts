@@ -20,6 +20,11 @@ export interface CompileOptions {
   out?: string;
   /** JSONL evaluation set (--eval). Default: the built-in texts. */
   evalSet?: string;
+  /**
+   * Per-class precision/recall and the confusion matrix of the source and the compiled model on the labeled
+   * --eval set (--eval-report): returned in CompileResult.evaluation and written into report.md.
+   */
+  evalReport?: boolean;
   /** Most tokens per text, special tokens included (--max-length). Default 128. */
   maxLength?: number;
   /** Write even when the parity gate fails (--force). */
@@ -47,6 +52,7 @@ export interface ResolvedCompileOptions {
   name: string;
   out: string;
   evalSet: string | undefined;
+  evalReport: boolean;
   maxLength: number;
   force: boolean;
   version: string | undefined;
@@ -75,6 +81,9 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
   const level = options.optimizationLevel ?? 'extended';
   if (!['basic', 'extended', 'all'].includes(level)) throw new ConfigError(`--opt-level: expected basic, extended or all, got "${String(level)}"`);
   if (options.version !== undefined && options.version.trim() === '') throw new ConfigError('--version must not be empty');
+  if (options.evalReport === true && (options.evalSet === undefined || options.evalSet === '')) {
+    throw new ConfigError('--eval-report needs a labeled evaluation set: give --eval <file> with {"text","label"} lines');
+  }
   const gate = { ...DEFAULT_GATE, ...options.gate };
   for (const [key, value] of Object.entries(gate)) {
     if (!(value >= 0 && value <= 1)) throw new ConfigError(`parity gate ${key} must be between 0 and 1, got ${value}`);
@@ -87,6 +96,7 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
     name: options.name,
     out: options.out ?? 'compiled-models',
     evalSet: options.evalSet,
+    evalReport: options.evalReport ?? false,
     maxLength,
     force: options.force ?? false,
     version: options.version?.trim(),

@@ -3,7 +3,7 @@
 import type { ModelManifest } from '../model/manifest.js';
 import { failures, pct } from './parity.js';
 
-export function renderReport(m: ModelManifest, steps: readonly string[]): string {
+export function renderReport(m: ModelManifest, steps: readonly string[], extraSections: readonly string[] = []): string {
   const lines: string[] = [];
   const add = (...l: string[]): void => void lines.push(...l);
   add(`# ${m.name} ${m.version}: ${m.target}`, '');
@@ -38,6 +38,7 @@ export function renderReport(m: ModelManifest, steps: readonly string[]): string
     if (p.passed) add(`**Passed** (${gate}).`, '');
     else add(`**Failed** (${gate}): ${failures(p).join('; ')}. Written anyway because of --force (parity.forced=true).`, '');
   }
+  if (extraSections.length > 0) add(...extraSections);
   add('## Benchmark', '');
   const b = m.benchmark;
   if (!b || b.rows.length === 0) add(m.verifiedOnTarget ? 'Skipped (--no-bench).' : 'Not run: CPU timings say nothing about a GPU model.', '');

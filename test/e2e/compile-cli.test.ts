@@ -1,7 +1,8 @@
 // `klassify compile` as a user runs it: the built CLI (node dist/src/cli/main.js), exit codes, stdout, stderr.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfusion } from '../../src/compile/eval-report.js';
 import { runCli } from '../helpers/cli.js';
 import { TINY, tempDir } from '../unit/compile-fixtures.js';
 
@@ -37,6 +38,54 @@ describe('klassify compile (CLI)', () => {
     expect(manifest.target).toBe('cpu');
     expect(manifest.benchmark).toBeUndefined();
     expect(manifest.parity.count).toBe(200);
+  });
+
+  it('--eval-report prints both confusion matrices; the compiled one matches what `klassify classify` predicts', async () => {
+    const labels = ['negative', 'neutral', 'positive'];
+    const out = join(tmp.path, 'report');
+    const r = await runCli(args(out, '--target', 'cpu', '--eval', TINY.eval, '--eval-report', '--no-bench'), { env });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n');
+    const at = (title: string): string[] => lines.slice(lines.findIndex((l) => l.startsWith(`${title}: 500 labeled texts`)));
+    const source = parseConfusion(at('source'), labels);
+    const compiled = parseConfusion(at('compiled (cpu)'), labels);
+
+    // Known counts 1: each row sums to that label's gold count in eval.jsonl.
+    const rows = readFileSync(TINY.eval, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { text: string; label: string });
+    const goldCounts = labels.map((l) => rows.filter((row) => row.label === l).length);
+    for (const m of [source, compiled]) expect(m.map((row) => row.reduce((a, b) => a + b, 0))).toEqual(goldCounts);
+
+    // Known counts 2: the diagonal is the accuracy the parity gate recorded in the manifest.
+    const manifest = JSON.parse(readFileSync(join(out, 'tiny', 'cpu', 'manifest.json'), 'utf8')) as { parity: { sourceAccuracy: number; compiledAccuracy: number } };
+    const diag = (m: number[][]): number => m.reduce((a, row, i) => a + (row[i] as number), 0);
+    expect(diag(source) / 500).toBeCloseTo(manifest.parity.sourceAccuracy, 12);
+    expect(diag(compiled) / 500).toBeCloseTo(manifest.parity.compiledAccuracy, 12);
+
+    // Known counts 3: the served model's labels (`klassify classify` on the compiled folder) give the same matrix.
+    const input = join(tmp.path, 'report-input.jsonl');
+    writeFileSync(input, rows.map((row, i) => JSON.stringify({ id: String(i), text: row.text })).join('\n') + '\n');
+    const c = await runCli(['classify', '--model', join(out, 'tiny', 'cpu'), '--workers', '1', input], { env });
+    expect(c.code, c.stderr).toBe(0);
+    const served = labels.map(() => labels.map(() => 0));
+    for (const line of c.stdout.split('\n').filter((l) => l.trim() !== '')) {
+      const res = JSON.parse(line) as { id: string; label: string };
+      const row = rows[Number(res.id)] as { label: string };
+      const counts = served[labels.indexOf(row.label)] as number[];
+      counts[labels.indexOf(res.label)] = (counts[labels.indexOf(res.label)] as number) + 1;
+    }
+    expect(compiled).toEqual(served);
+
+    const report = readFileSync(join(out, 'tiny', 'cpu', 'report.md'), 'utf8');
+    expect(report).toContain('## Evaluation report');
+    expect(parseConfusion(report.split('\n').slice(report.split('\n').findIndex((l) => l.startsWith('**compiled**'))), labels)).toEqual(compiled);
+  });
+
+  it('--eval-report without a labeled --eval set is refused', async () => {
+    const out = join(tmp.path, 'noeval');
+    const r = await runCli(args(out, '--target', 'cpu', '--eval-report', '--no-bench'), { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/klassify: KLS_ERR_CONFIG: --eval-report needs a labeled evaluation set/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('a damaged quantization fails the parity gate: exit 1, one coded line, nothing written', async () => {

