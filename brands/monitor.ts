@@ -52,6 +52,9 @@ const LABELS: readonly Label[] = ['negative', 'neutral', 'positive'];
 /** How far behind the clock event time may be for an idle stream to close its windows by the clock (5 min). */
 const IDLE_CLOSE_MAX_MS = 5 * 60_000;
 
+/** A partition silent this long stops holding the watermark back (10 s). */
+const IDLE_PARTITION_MS = 10_000;
+
 export class BrandMonitor implements StateProcessor {
   readonly #config: BrandsConfig;
   readonly #topics: MonitorTopics;
@@ -65,6 +68,9 @@ export class BrandMonitor implements StateProcessor {
   /** Largest event time seen per input partition; the watermark is their minimum over the assigned ones (Flink's rule). */
   #partitionTime = new Map<number, number>();
   #assigned: readonly number[] = [];
+  #assignedAt = 0;
+  /** Clock time each partition last delivered a record: a quiet partition must not hold the watermark back for ever. */
+  readonly #partitionSeenAt = new Map<number, number>();
   readonly #delivering = new Set<string>();
   readonly #deliver: ((alert: SpikeAlert) => Promise<boolean>) | undefined;
 
@@ -101,6 +107,8 @@ export class BrandMonitor implements StateProcessor {
     this.#models = new Map(Object.entries(s.models).map(([k, v]) => [k, new Set(v)]));
     this.#pending = s.pending ?? [];
     this.#partitionTime = new Map(Object.entries(s.partitionTime ?? {}).map(([p, t]) => [Number(p), t]));
+    // Restored partitions count as just seen: each gets the idle time to deliver again before it is passed over.
+    for (const p of this.#partitionTime.keys()) this.#partitionSeenAt.set(p, this.#clock());
     // Alerts committed before the crash but not confirmed delivered: send them again (same idempotency key).
     this.#sendPending();
   }
@@ -156,6 +164,7 @@ export class BrandMonitor implements StateProcessor {
         }
       }
       this.#partitionTime.set(r.partition, Math.max(this.#partitionTime.get(r.partition) ?? result.ts, result.ts));
+      this.#partitionSeenAt.set(r.partition, this.#clock());
     }
     const low = this.#lowWatermark();
     if (low !== undefined) closed.push(...this.#windows.advanceWatermark(low));
@@ -164,14 +173,22 @@ export class BrandMonitor implements StateProcessor {
 
   assigned(partitions: readonly number[]): void {
     this.#assigned = [...partitions];
+    this.#assignedAt = this.#clock();
   }
 
-  /** The event time every assigned partition has reached; undefined while one has shown nothing yet. */
+  /**
+   * The event time every active assigned partition has reached. A partition that delivered nothing for
+   * IDLE_PARTITION_MS (or never, that long after the assignment) is idle and left out, as Flink's
+   * withIdleness does; undefined while a partition could still bring older records.
+   */
   #lowWatermark(): number | undefined {
+    const now = this.#clock();
     const parts = this.#assigned.length > 0 ? this.#assigned : [...this.#partitionTime.keys()];
     let low = Number.POSITIVE_INFINITY;
     for (const p of parts) {
       const t = this.#partitionTime.get(p);
+      const seen = this.#partitionSeenAt.get(p) ?? (t === undefined ? this.#assignedAt : 0);
+      if (now - seen >= IDLE_PARTITION_MS) continue;
       if (t === undefined) return undefined;
       low = Math.min(low, t);
     }

@@ -73,9 +73,24 @@ export async function ensureTopics(
         waitForLeaders: true,
       });
     }
-    const meta = await admin.fetchTopicMetadata({ topics: [...new Set(topics)] });
+    // Right after createTopics a loaded broker may still answer "does not host this topic-partition" or
+    // "not the leader": those are retriable, and kafkajs' admin gives up on them too soon.
+    const meta = await retrying(() => admin.fetchTopicMetadata({ topics: [...new Set(topics)] }));
     return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Runs `step` again (up to ~10 s) while it fails with an error kafkajs marks retriable. */
+export async function retrying<T>(step: () => Promise<T>, attempts = 40, waitMs = 250): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await step();
+    } catch (err) {
+      const retriable = (err as { retriable?: unknown }).retriable === true || /does not host this topic-partition|not the leader|leadership election/i.test(String((err as Error).message));
+      if (!retriable || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
   }
 }

@@ -10,6 +10,7 @@
 // member would split the partitions and each would see part of the stream.
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { retrying } from './kafka-client.js';
 import type { OutMessage } from './messages.js';
 
 export interface StateStreamOptions {
@@ -87,12 +88,16 @@ export class StateStream {
       autoCommit: false,
       partitionsConsumedConcurrently: 1,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, isRunning, isStale }) => {
+      eachBatch: async ({ batch, isRunning, isStale, resolveOffset, heartbeat }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         this.#lastRecordAt = Date.now();
         const records = batch.messages.map((m) => ({ partition: batch.partition, offset: m.offset, timestamp: m.timestamp, value: m.value }));
         const next = String(Number(batch.lastOffset()) + 1);
         await this.#transaction(processor, () => processor.process(records), { partition: batch.partition, offset: next });
+        // Moves kafkajs' fetch position (autoCommit is off: the transaction committed the offsets). Without
+        // it the same batch is fetched again, and windows still open would count its records twice.
+        resolveOffset(batch.lastOffset());
+        await heartbeat();
       },
     });
     this.#timer = setInterval(() => {
@@ -134,7 +139,8 @@ export class StateStream {
     await admin.connect();
     let ends: Map<number, number>;
     try {
-      ends = new Map((await admin.fetchTopicOffsets(this.#o.stateTopic)).map((p) => [p.partition, Number(p.high)]));
+      // A state topic created a moment ago may not have its leader yet: "not the leader" is retriable.
+      ends = new Map((await retrying(() => admin.fetchTopicOffsets(this.#o.stateTopic))).map((p) => [p.partition, Number(p.high)]));
     } finally {
       await admin.disconnect();
     }

@@ -3,21 +3,14 @@
 // and share of voice to a compacted stats topic and as Prometheus metrics; spike alerts to an alerts
 // topic (exactly once) and a webhook; its state in a compacted topic, committed with its offsets.
 import { Command } from 'commander';
-import client from 'prom-client';
 import { loadBrandsConfig } from '../../brands/config.js';
-import { BrandMonitor, type BrandStatsRecord } from '../../brands/monitor.js';
-import type { SpikeAlert } from '../../brands/spikes.js';
-import { deliverAlert } from '../../brands/webhook.js';
-import { createKafka, ensureTopics } from '../../consumers/kafka-client.js';
-import { StateStream } from '../../consumers/state-stream.js';
+import { createKafka } from '../../consumers/kafka-client.js';
+import { startBrandMonitor } from '../brand-monitor.js';
 import { ConfigError } from '../errors.js';
-import { ObserveServer } from '../observe/server.js';
 import { resolveBrokers } from '../services/brokers.js';
 import { onShutdownSignal } from '../shutdown.js';
 import { configFrom, withKnobs } from './options.js';
 import { info } from './output.js';
-
-const COMPACTED = { 'cleanup.policy': 'compact' };
 
 export function brandsCommand(): Command {
   const cmd = new Command('brands')
@@ -32,77 +25,18 @@ export function brandsCommand(): Command {
     const results = (opts.results as string | undefined) ?? config.pipeline.outputTopic;
     const { brokers } = await resolveBrokers(config, info);
     const kafka = createKafka(config, brokers, `${config.kafka.clientId}-brands`);
-    await ensureTopics(kafka, [results, b.statsTopic, b.alertsTopic, b.stateTopic], config.pipeline.partitions, true, {
-      [b.statsTopic]: { configs: COMPACTED },
-      // One state record (key: the group) and one partition: the snapshot is read back from its start.
-      [b.stateTopic]: { partitions: 1, configs: COMPACTED },
-    });
-
-    const registry = new client.Registry();
-    const names = brandsConfig.brands.map((x) => x.name);
-    // Cardinality is bounded by the configured brands: labels never carry post ids or free text.
-    const mentions = new client.Counter({ name: 'klassify_brand_mentions_total', help: 'Brand mentions counted by the monitor, by brand and label.', labelNames: ['brand', 'label'], registers: [registry] });
-    const net = new client.Gauge({ name: 'klassify_brand_net_sentiment', help: '(positive - negative) / mentions in the last closed window.', labelNames: ['brand', 'window'], registers: [registry] });
-    const sov = new client.Gauge({ name: 'klassify_brand_share_of_voice', help: "The brand's share of all configured brands' mentions in the last closed window.", labelNames: ['brand', 'window'], registers: [registry] });
-    const volume = new client.Gauge({ name: 'klassify_brand_window_mentions', help: 'Mentions in the last closed window.', labelNames: ['brand', 'window'], registers: [registry] });
-    const alertsTotal = new client.Counter({ name: 'klassify_brand_alerts_total', help: 'Spike alerts, by brand and kind.', labelNames: ['brand', 'kind'], registers: [registry] });
-    const skipped = new client.Counter({ name: 'klassify_brand_skipped_total', help: 'Results the monitor could not use (not JSON, no brands field).', registers: [registry] });
-    for (const n of names) for (const label of ['negative', 'neutral', 'positive']) mentions.inc({ brand: n, label }, 0);
-
-    // What the /brands page shows: the recent 1-minute stats per brand and the latest alerts.
-    const recent: BrandStatsRecord[] = [];
-    const latestAlerts: SpikeAlert[] = [];
-    const monitor = new BrandMonitor(brandsConfig, { stats: b.statsTopic, alerts: b.alertsTopic }, {
-      deliver: b.webhookUrl ? (alert) => deliverAlert(alert, { url: b.webhookUrl as string, secret: b.webhookSecret }, info) : undefined,
-      events: {
-        onRecord: (r) => mentions.inc({ brand: r.brand, label: r.label }),
-        onSkipped: () => skipped.inc(),
-        onStats: (stats) => {
-          for (const s of stats) {
-            volume.set({ brand: s.brand, window: s.size }, s.count);
-            if (s.netSentiment !== null) net.set({ brand: s.brand, window: s.size }, s.netSentiment);
-            if (s.shareOfVoice !== null) sov.set({ brand: s.brand, window: s.size }, s.shareOfVoice);
-            if (s.size === '1m') recent.push(s);
-          }
-          if (recent.length > 240 * names.length) recent.splice(0, recent.length - 240 * names.length);
-        },
-        onAlerts: (alerts) => {
-          for (const a of alerts) alertsTotal.inc({ brand: a.brand, kind: a.kind });
-          latestAlerts.unshift(...alerts);
-          latestAlerts.splice(50);
-        },
-      },
-    });
-    const stream = new StateStream(kafka, { groupId: b.groupId, inputTopic: results, stateTopic: b.stateTopic, fromBeginning: true, sessionTimeoutMs: config.pipeline.sessionTimeoutMs });
-    let running = false;
-    let server: ObserveServer | undefined;
-    let url = '';
-    if (config.metrics.enabled) {
-      server = new ObserveServer({
-        host: config.metrics.host,
-        port: config.metrics.port,
-        token: config.metrics.token,
-        metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
-        ready: () => ({ ready: running, reasons: running ? [] : ['restoring state'] }),
-        json: { '/brands/data': () => ({ brands: names, stats: recent, alerts: latestAlerts }) },
-      });
-      url = await server.listen();
-    }
-    await stream.start(monitor);
-    running = true;
+    const running = await startBrandMonitor({ config, kafka, brandsConfig, results, port: config.metrics.port, log: info });
     info([
       '',
       'klassify brands is running',
       `  results       ${results} (group ${b.groupId})`,
-      `  brands        ${names.length} from ${b.file}`,
+      `  brands        ${brandsConfig.brands.length} from ${b.file}`,
       `  stats         ${b.statsTopic} (compacted)   alerts ${b.alertsTopic}${b.webhookUrl ? ` and ${b.webhookUrl}` : ''}`,
-      server ? `  dashboard     ${url}/brands   metrics ${url}/metrics` : '  metrics       off',
+      running.url ? `  dashboard     ${running.url}/brands   metrics ${running.url}/metrics` : '  metrics       off',
       '',
     ].join('\n'));
     await new Promise<void>((resolve) => onShutdownSignal(() => resolve()));
-    running = false;
-    await stream.stop();
-    await server?.close();
+    await running.stop();
     info('klassify brands stopped: state and offsets committed');
     // As for start: nothing is left to write, and a lingering kafkajs restart timer must not keep us alive.
     process.exit(0);

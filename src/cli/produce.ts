@@ -4,6 +4,7 @@ import type { Message } from 'kafkajs';
 import { createKafka, ensureTopics } from '../../consumers/kafka-client.js';
 import { createRegistrySerdes } from '../../consumers/serdes.js';
 import { ConfigError } from '../errors.js';
+import { parseSpike } from '../produce/generator.js';
 import { Pacer } from '../produce/rate.js';
 import { readEvents, type ProduceEvent, type SourceFormat } from '../produce/sources.js';
 import { resolveBrokers } from '../services/brokers.js';
@@ -25,6 +26,7 @@ export function produceCommand(): Command {
     .option('--id-field <name>', 'CSV column holding the id', 'id')
     .option('--avro', 'encode events as Avro (schemas/input-event.avsc) through the Schema Registry')
     .option('--seed <n>', 'generator seed', '42')
+    .option('--spike <spec>', 'with --generate: inject a burst, BRAND:AT:FACTORx[:SENTIMENT[:DURATION]], e.g. "Acme Air:60s:8x:negative" (from 60 s in, for a minute, 8x as many Acme Air posts, all negative)')
     .option('--quiet', 'no progress output');
   withKnobs(cmd, ['home', 'logLevel', 'kafka.', 'registry.url', 'pipeline.inputTopics', 'pipeline.partitions']);
   return cmd.action(async (file: string | undefined, opts: Record<string, unknown>) => {
@@ -49,6 +51,7 @@ export function produceCommand(): Command {
       format: opts.format as SourceFormat,
       generate,
       seed: Number(opts.seed),
+      spike: opts.spike === undefined ? undefined : parseSpike(String(opts.spike)),
       keyField: opts.keyField as string | undefined,
       textField: opts.textField as string,
       idField: opts.idField as string,

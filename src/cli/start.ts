@@ -4,10 +4,18 @@ import { Command } from 'commander';
 import { App } from '../app.js';
 import { createClassifier } from '../classifier-factory.js';
 import { attachObservability, type Observability } from '../observe/attach.js';
+import { join } from 'node:path';
+import { loadBrandsConfig } from '../../brands/config.js';
+import { startBrandMonitor, type RunningBrandMonitor } from '../brand-monitor.js';
+import { packageRoot } from '../paths.js';
 import { startDemoProducer } from '../produce/demo.js';
+import { parseSpike } from '../produce/generator.js';
 import { onShutdownSignal } from '../shutdown.js';
 import { configFrom, withKnobs } from './options.js';
 import { failure, info } from './output.js';
+
+const EXAMPLE_BRANDS = join(packageRoot, 'brands', 'example-brands.json');
+const DEMO_SPIKE = 'Acme Air:60s:8x:negative';
 
 export function startCommand(): Command {
   const cmd = new Command('start')
@@ -15,7 +23,9 @@ export function startCommand(): Command {
     .option('--demo [rate]', 'also feed the input topic with generated brand-mention posts (default 20/s), to watch it work');
   withKnobs(cmd, ['']);
   return cmd.action(async (opts: Record<string, unknown>) => {
-    const config = configFrom(opts);
+    // The demo shows brand monitoring too: the generator's brands, unless a brands file is given.
+    let config = configFrom(opts);
+    if (opts.demo !== undefined && !config.brands.file) config = configFrom({ ...opts, brands: EXAMPLE_BRANDS });
     let observability: Observability | undefined;
     let fatal: (() => void) | undefined;
     const failed = new Promise<void>((resolve) => (fatal = resolve));
@@ -48,7 +58,25 @@ export function startCommand(): Command {
         '',
       ].join('\n'),
     );
-    const demo = opts.demo === undefined ? undefined : await startDemoProducer(app.kafka, p.inputTopics[0] as string, opts.demo === true ? 20 : Number(opts.demo));
+    let demo: { stop(): Promise<void> } | undefined;
+    let monitor: RunningBrandMonitor | undefined;
+    if (opts.demo !== undefined) {
+      const rate = opts.demo === true ? 20 : Number(opts.demo);
+      if (config.brands.file) {
+        // The monitor in this process (its own group on the results topic), 12 minutes of history for
+        // its baselines, then a spike a minute in: an alert shows on /brands about two minutes later.
+        monitor = await startBrandMonitor({
+          config, kafka: app.kafka, brandsConfig: loadBrandsConfig(config.brands.file), results: p.outputTopic,
+          port: config.metrics.port === 0 ? 0 : config.metrics.port + 1, log: info,
+        });
+        const spike = parseSpike(DEMO_SPIKE);
+        info(`  demo          12 min of history, then ${rate} posts/s with a spike: ${DEMO_SPIKE} (brand|at|factor|sentiment)`);
+        if (monitor.url) info(`  brands        ${monitor.url}/brands   (mentions, sentiment per brand, share of voice, alerts)`);
+        demo = await startDemoProducer(app.kafka, p.inputTopics[0] as string, rate, { backfillMinutes: 12, spike });
+      } else {
+        demo = await startDemoProducer(app.kafka, p.inputTopics[0] as string, rate);
+      }
+    }
     const signalled = new Promise<void>((resolve) => {
       onShutdownSignal((signal) => {
         info(`${signal}: stopping (draining in-flight records, then committing)...`);
@@ -57,6 +85,7 @@ export function startCommand(): Command {
     });
     const why = await Promise.race([signalled.then(() => 'signal' as const), failed.then(() => 'fatal' as const)]);
     await demo?.stop();
+    await monitor?.stop().catch(() => undefined);
     if (why === 'fatal') {
       // /readyz already says so; stop what can be stopped, then exit non-zero so an orchestrator restarts us.
       await app.stop().catch(() => undefined);

@@ -76,7 +76,11 @@ class TimestampProbe {
         const first = batch.messages.find((m) => Number(m.offset) >= waiter.offset);
         if (first === undefined) return;
         this.#waiters.delete(key);
-        c.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        try {
+          c.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        } catch {
+          // See read(): a group re-forming; the timestamp is good all the same.
+        }
         waiter.resolve(Number(first.timestamp));
       },
     });
@@ -91,14 +95,25 @@ class TimestampProbe {
         const key = `${t.topic}:${t.partition}`;
         if (!this.#assigned.has(key)) return Promise.resolve(null);
         return new Promise<number | null>((resolve) => {
+          // kafkajs throws from pause/seek/resume while its consumer group is re-forming (after a broker
+          // restart, or while stopping): a probe that cannot run answers null, it never throws from a timer.
+          const quietly = (f: () => void): void => {
+            try {
+              f();
+            } catch {
+              /* the next poll tries again */
+            }
+          };
           const timer = setTimeout(() => {
             this.#waiters.delete(key);
-            this.#consumer.pause([{ topic: t.topic, partitions: [t.partition] }]);
+            quietly(() => this.#consumer.pause([{ topic: t.topic, partitions: [t.partition] }]));
             resolve(null);
           }, timeoutMs);
           this.#waiters.set(key, { offset: t.offset, resolve: (ts) => (clearTimeout(timer), resolve(ts)) });
-          this.#consumer.seek({ topic: t.topic, partition: t.partition, offset: String(t.offset) });
-          this.#consumer.resume([{ topic: t.topic, partitions: [t.partition] }]);
+          quietly(() => {
+            this.#consumer.seek({ topic: t.topic, partition: t.partition, offset: String(t.offset) });
+            this.#consumer.resume([{ topic: t.topic, partitions: [t.partition] }]);
+          });
         });
       }),
     );

@@ -43,14 +43,74 @@ export interface GeneratedPost {
   ts: number;
 }
 
+/** The generator's brands, for an example brands file and for --spike. */
+export const GENERATOR_BRANDS: readonly string[] = BRANDS;
+
+/**
+ * An injected spike (`--spike "Acme Air:60s:8x:negative"`): from `atMs` after the generator starts, for
+ * `durationMs` (default one minute), the brand is `factor` times as likely to be picked and, with a
+ * sentiment, its posts have that sentiment.
+ */
+export interface Spike {
+  brand: string;
+  atMs: number;
+  durationMs: number;
+  factor: number;
+  sentiment: 'negative' | 'neutral' | 'positive' | undefined;
+}
+
+function duration(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  if (!m) throw new RangeError(`--spike: ${what} "${text}" must be a duration like 90s, 2m or 500ms`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+}
+
+/** Parses `BRAND:AT:FACTORx[:SENTIMENT[:DURATION]]`, e.g. `Acme Air:60s:8x:negative` or `Globex:2m:5x::30s`. */
+export function parseSpike(text: string): Spike {
+  const [brand, at, factor, sentiment, dur] = text.split(':');
+  const b = BRANDS.find((x) => x.toLowerCase() === (brand ?? '').trim().toLowerCase());
+  if (!b) throw new RangeError(`--spike: unknown brand "${brand ?? ''}"; the generator's brands are ${BRANDS.join(', ')}`);
+  const f = /^(\d+(?:\.\d+)?)x$/.exec((factor ?? '').trim());
+  if (!f || Number(f[1]) < 1) throw new RangeError(`--spike: factor "${factor ?? ''}" must look like 8x (at least 1x)`);
+  const s = (sentiment ?? '').trim();
+  if (s !== '' && s !== 'negative' && s !== 'neutral' && s !== 'positive') throw new RangeError(`--spike: sentiment "${s}" must be negative, neutral or positive`);
+  return { brand: b, atMs: duration(at ?? '', 'start'), durationMs: dur ? duration(dur, 'duration') : 60_000, factor: Number(f[1]), sentiment: s === '' ? undefined : s };
+}
+
 export class PostGenerator {
   readonly #rand: () => number;
   #n = 0;
   readonly #prefix: string;
+  readonly #spike: Spike | undefined;
+  readonly #clock: () => number;
+  readonly #started: number;
 
-  constructor(seed = 42, idPrefix = 'gen') {
+  constructor(seed = 42, idPrefix = 'gen', options: { spike?: Spike | undefined; clock?: () => number } = {}) {
     this.#rand = prng(seed);
     this.#prefix = idPrefix;
+    this.#spike = options.spike;
+    this.#clock = options.clock ?? Date.now;
+    this.#started = this.#clock();
+  }
+
+  /** The spike in force now, if any. */
+  #activeSpike(): Spike | undefined {
+    const s = this.#spike;
+    if (!s) return undefined;
+    const t = this.#clock() - this.#started;
+    return t >= s.atMs && t < s.atMs + s.durationMs ? s : undefined;
+  }
+
+  /** A brand index: uniform, or weighted towards the spiking brand. */
+  #brand(spike: Spike | undefined): number {
+    if (!spike) return Math.floor(this.#rand() * BRANDS.length);
+    const hot = BRANDS.indexOf(spike.brand);
+    const total = BRANDS.length - 1 + spike.factor;
+    let r = this.#rand() * total;
+    if (r < spike.factor) return hot;
+    r -= spike.factor;
+    const other = Math.floor(r);
+    return other >= hot ? other + 1 : other;
   }
 
   #pick<T>(list: readonly T[]): T {
@@ -58,9 +118,12 @@ export class PostGenerator {
   }
 
   next(): GeneratedPost {
-    const b = Math.floor(this.#rand() * BRANDS.length);
+    const spike = this.#activeSpike();
+    const b = this.#brand(spike);
     const r = this.#rand();
-    const template = this.#pick(r < 0.4 ? NEGATIVE : r < 0.75 ? NEUTRAL : POSITIVE);
+    const forced = spike && BRANDS[b] === spike.brand ? spike.sentiment : undefined;
+    const pool = forced === 'negative' ? NEGATIVE : forced === 'neutral' ? NEUTRAL : forced === 'positive' ? POSITIVE : r < 0.4 ? NEGATIVE : r < 0.75 ? NEUTRAL : POSITIVE;
+    const template = this.#pick(pool);
     let text = template.replace('{b}', BRANDS[b] as string).replace('{h}', HANDLES[b] as string);
     // Some posts are longer: a clause or two of context in front.
     const extra = this.#rand();
@@ -68,6 +131,6 @@ export class PostGenerator {
     if (extra > 0.93) text = `${this.#pick(FILLER)} ${this.#pick(FILLER).toLowerCase()} ${text}`;
     text += this.#pick(TAILS);
     if (this.#rand() < 0.1) text = text.toUpperCase();
-    return { id: `${this.#prefix}-${++this.#n}`, text, brand: BRANDS[b] as string, ts: Date.now() };
+    return { id: `${this.#prefix}-${++this.#n}`, text, brand: BRANDS[b] as string, ts: this.#clock() };
   }
 }

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { ConfigError } from '../errors.js';
-import { PostGenerator } from './generator.js';
+import { PostGenerator, type Spike } from './generator.js';
 
 export type SourceFormat = 'auto' | 'jsonl' | 'csv' | 'text';
 
@@ -20,6 +20,8 @@ export interface SourceOptions {
   file?: string | undefined;
   format: SourceFormat;
   generate: boolean;
+  /** --spike: an injected burst for one brand (generator only). */
+  spike?: Spike | undefined;
   seed: number;
   keyField?: string | undefined;
   textField: string;
@@ -46,7 +48,7 @@ function keyOf(obj: unknown, field: string | undefined): string | null {
 
 export async function* readEvents(o: SourceOptions): AsyncGenerator<ProduceEvent> {
   if (o.generate) {
-    const gen = new PostGenerator(o.seed);
+    const gen = new PostGenerator(o.seed, 'gen', { spike: o.spike });
     for (;;) {
       const p = gen.next();
       yield { key: o.keyField === 'id' ? p.id : p.brand, value: { id: p.id, text: p.text, ts: Date.now(), meta: { brand: p.brand } } };

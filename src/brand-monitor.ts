@@ -1,0 +1,102 @@
+// The brand monitor as a running service: the processor (brands/monitor.ts) on a StateStream
+// (consumers/state-stream.ts), its Prometheus metrics and its HTTP server with the /brands page. Used by
+// `klassify brands` and by `klassify start --demo`.
+import client from 'prom-client';
+import type { Kafka } from 'kafkajs';
+import type { BrandsConfig } from '../brands/config.js';
+import { BrandMonitor, type BrandStatsRecord } from '../brands/monitor.js';
+import type { SpikeAlert } from '../brands/spikes.js';
+import { deliverAlert } from '../brands/webhook.js';
+import { ensureTopics } from '../consumers/kafka-client.js';
+import { StateStream } from '../consumers/state-stream.js';
+import type { ResolvedConfig } from './config.js';
+import { ObserveServer } from './observe/server.js';
+
+const COMPACTED = { 'cleanup.policy': 'compact' };
+
+export interface BrandMonitorOptions {
+  config: ResolvedConfig;
+  kafka: Kafka;
+  brandsConfig: BrandsConfig;
+  results: string;
+  /** Port of its HTTP server (metrics, /brands); ignored with metrics off. */
+  port: number;
+  log: (line: string) => void;
+}
+
+export interface RunningBrandMonitor {
+  /** Base URL of its HTTP server, or '' with metrics off. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startBrandMonitor(o: BrandMonitorOptions): Promise<RunningBrandMonitor> {
+  const { config, kafka, brandsConfig, results } = o;
+  const b = config.brands;
+  const info = o.log;
+  await ensureTopics(kafka, [results, b.statsTopic, b.alertsTopic, b.stateTopic], config.pipeline.partitions, true, {
+    [b.statsTopic]: { configs: COMPACTED },
+    // One state record (key: the group) and one partition: the snapshot is read back from its start.
+    [b.stateTopic]: { partitions: 1, configs: COMPACTED },
+  });
+  const registry = new client.Registry();
+  const names = brandsConfig.brands.map((x) => x.name);
+  // Cardinality is bounded by the configured brands: labels never carry post ids or free text.
+  const mentions = new client.Counter({ name: 'klassify_brand_mentions_total', help: 'Brand mentions counted by the monitor, by brand and label.', labelNames: ['brand', 'label'], registers: [registry] });
+  const net = new client.Gauge({ name: 'klassify_brand_net_sentiment', help: '(positive - negative) / mentions in the last closed window.', labelNames: ['brand', 'window'], registers: [registry] });
+  const sov = new client.Gauge({ name: 'klassify_brand_share_of_voice', help: "The brand's share of all configured brands' mentions in the last closed window.", labelNames: ['brand', 'window'], registers: [registry] });
+  const volume = new client.Gauge({ name: 'klassify_brand_window_mentions', help: 'Mentions in the last closed window.', labelNames: ['brand', 'window'], registers: [registry] });
+  const alertsTotal = new client.Counter({ name: 'klassify_brand_alerts_total', help: 'Spike alerts, by brand and kind.', labelNames: ['brand', 'kind'], registers: [registry] });
+  const skipped = new client.Counter({ name: 'klassify_brand_skipped_total', help: 'Results the monitor could not use (not JSON, no brands field).', registers: [registry] });
+  for (const n of names) for (const label of ['negative', 'neutral', 'positive']) mentions.inc({ brand: n, label }, 0);
+
+  // What the /brands page shows: the recent 1-minute stats per brand and the latest alerts.
+  const recent: BrandStatsRecord[] = [];
+  const latestAlerts: SpikeAlert[] = [];
+  const monitor = new BrandMonitor(brandsConfig, { stats: b.statsTopic, alerts: b.alertsTopic }, {
+    deliver: b.webhookUrl ? (alert) => deliverAlert(alert, { url: b.webhookUrl as string, secret: b.webhookSecret }, info) : undefined,
+    events: {
+      onRecord: (r) => mentions.inc({ brand: r.brand, label: r.label }),
+      onSkipped: () => skipped.inc(),
+      onStats: (stats) => {
+        for (const s of stats) {
+          volume.set({ brand: s.brand, window: s.size }, s.count);
+          if (s.netSentiment !== null) net.set({ brand: s.brand, window: s.size }, s.netSentiment);
+          if (s.shareOfVoice !== null) sov.set({ brand: s.brand, window: s.size }, s.shareOfVoice);
+          if (s.size === '1m') recent.push(s);
+        }
+        if (recent.length > 240 * names.length) recent.splice(0, recent.length - 240 * names.length);
+      },
+      onAlerts: (alerts) => {
+        for (const a of alerts) alertsTotal.inc({ brand: a.brand, kind: a.kind });
+        latestAlerts.unshift(...alerts);
+        latestAlerts.splice(50);
+      },
+    },
+  });
+  const stream = new StateStream(kafka, { groupId: b.groupId, inputTopic: results, stateTopic: b.stateTopic, fromBeginning: true, sessionTimeoutMs: config.pipeline.sessionTimeoutMs });
+  let running = false;
+  let server: ObserveServer | undefined;
+  let url = '';
+  if (config.metrics.enabled) {
+    server = new ObserveServer({
+      host: config.metrics.host,
+      port: o.port,
+      token: config.metrics.token,
+      metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+      ready: () => ({ ready: running, reasons: running ? [] : ['restoring state'] }),
+      json: { '/brands/data': () => ({ brands: names, stats: recent, alerts: latestAlerts }) },
+    });
+    url = await server.listen();
+  }
+  await stream.start(monitor);
+  running = true;
+  return {
+    url,
+    stop: async () => {
+      running = false;
+      await stream.stop();
+      await server?.close();
+    },
+  };
+}
