@@ -28,6 +28,7 @@ import { dequantizeFile } from './dequantize.js';
 import {
   benchKafka, benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput,
 } from './kafka-phases.js';
+import { benchBrands } from './brands-bench.js';
 import { benchPool } from './pool.js';
 import { check, latencySvg, targetsTable, type LatencyPoint, type Target } from './report.js';
 
@@ -37,6 +38,8 @@ const { values: args } = parseArgs({
     model: { type: 'string' },
     brokers: { type: 'string' },
     out: { type: 'string' },
+    // Only the brand-monitoring phases (bench/brands-bench.ts): pipeline with and without brands, monitor rate.
+    brands: { type: 'boolean', default: false },
   },
 });
 
@@ -378,5 +381,19 @@ Pool bench: ${pool.note}.
 `;
 }
 
-await main();
+async function brandsOnly(): Promise<void> {
+  const instance = `bench-${process.pid}`;
+  const brokers = args.brokers ? args.brokers.split(',') : [await benchBroker(instance)];
+  const kafka = benchKafka(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await benchBrands({ kafka, admin, brokers, modelDir, quick, outDir, log });
+  } finally {
+    await admin.disconnect();
+    if (!args.brokers) await kafkaDown({ home: defaultHome(), instance, purge: true });
+  }
+}
+
+await (args.brands ? brandsOnly() : main());
 process.exit(0);

@@ -19,6 +19,15 @@ import { fitMessage, type Finished } from './messages.js';
 import { isTooLarge, messageBytes, type ProduceBudget } from './produce-budget.js';
 import type { KafkaSource } from './source.js';
 
+/**
+ * The transactional id of one input partition's producer. Joined with '-', group "a-b" + topic "c" and
+ * group "a" + topic "b-c" got the same id and fenced each other; '|' cannot occur in a topic name and is
+ * escaped in the group id, so distinct (group, topic, partition) give distinct ids.
+ */
+export function transactionalIdFor(groupId: string, tp: TopicPartition): string {
+  return `klassify|${encodeURIComponent(groupId)}|${tp.topic}|${tp.partition}`;
+}
+
 export interface SeekPoint {
   tp: TopicPartition;
   offset: number;
@@ -93,6 +102,14 @@ function fitRuns(runs: readonly ReadyRun<Out>[], o: SinkOptions): void {
         fitMessage(m, messageBytes(m), o.budget.maxMessageBytes(m.topic), o.deadLetterTopic, { topic: run.tp.topic, partition: run.tp.partition, offset: entry.offset }));
     }
   }
+}
+
+/** Waits for `p` at most `ms`; its failure or slowness is not the caller's concern. */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (p === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Exponential backoff with jitter, reset on success (kafkajs' retrier does the same inside a request). */
@@ -286,7 +303,6 @@ export class ExactlyOnceSink implements Sink {
     private readonly kafka: Kafka,
     private readonly ledger: Ledger<Out>,
     private readonly groupId: string,
-    private readonly transactionalIdPrefix: string,
     private readonly options: SinkOptions,
     private readonly events: SinkEvents = {},
   ) {
@@ -314,7 +330,7 @@ export class ExactlyOnceSink implements Sink {
     let p = this.#producers.get(k);
     if (p === undefined) {
       const producer = this.kafka.producer({
-        transactionalId: `${this.transactionalIdPrefix}-${tp.topic}-${tp.partition}`,
+        transactionalId: transactionalIdFor(this.groupId, tp),
         idempotent: true,
         maxInFlightRequests: 1,
         transactionTimeout: 60_000,
@@ -382,10 +398,13 @@ export class ExactlyOnceSink implements Sink {
       });
       await txn.commit();
     } catch (err) {
-      await txn?.abort().catch(() => undefined);
+      // Bounded: after a coordinator move kafkajs may never answer an abort or a disconnect, and a wait
+      // here would hold the partition's run for ever (seen once in CI: 16 results never written). The new
+      // producer's InitProducerId aborts whatever this one left open anyway.
+      await within(txn?.abort(), 5_000);
       // A fenced producer stays fenced: make a new one next time (it will fence or be refused cleanly).
       this.#producers.delete(tpKey(run.tp));
-      await producer.disconnect().catch(() => undefined);
+      void within(producer.disconnect(), 5_000);
       await this.#failed(run, new ProduceError(`transaction for ${run.tp.topic}[${run.tp.partition}] aborted: ${(err as Error).message}`, { cause: err }));
       return;
     }

@@ -5,6 +5,7 @@ import { createKafka } from '../consumers/kafka-client.js';
 import { createRegistrySerdes, type RegistrySerdes } from '../consumers/serdes.js';
 import type { ResolvedConfig } from './config.js';
 import { codeOf, ConfigError, ShutdownTimeoutError } from './errors.js';
+import { redactUrl } from './redact.js';
 import type { Classifier } from './model/classifier.js';
 import { Pipeline } from './pipeline.js';
 import { loadBrandMatcher } from '../brands/index.js';
@@ -86,7 +87,7 @@ export class App {
     if (config.registry.url) {
       serdes = await createRegistrySerdes(config.registry.url);
       await registerSchemas(serdes, config);
-      log(`schema registry: ${config.registry.url} (schemas registered)`);
+      log(`schema registry: ${redactUrl(config.registry.url)} (schemas registered)`);
     }
 
     log(`loading model ${config.model.dir} ...`);

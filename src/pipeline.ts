@@ -88,7 +88,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     };
     const sinkOptions = { budget: this.#budget, deadLetterTopic: p.deadLetterTopic };
     this.#sink = p.delivery === 'exactly-once'
-      ? new ExactlyOnceSink(kafka, this.#ledger, p.groupId, `klassify-${p.groupId}`, sinkOptions, events)
+      ? new ExactlyOnceSink(kafka, this.#ledger, p.groupId, sinkOptions, events)
       : new AtLeastOnceSink(kafka, this.#ledger, this.#source, sinkOptions, events, p.commitIntervalMs);
     const workers = classifier.health().workers;
     this.#batcher = new MicroBatcher<Job>(

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import type { ResolvedConfig } from '../config.js';
 import { knobs } from '../config-knobs.js';
+import { redactUrl } from '../redact.js';
 import { configFrom, withKnobs } from './options.js';
 
 export function knobTable(): string {
@@ -12,9 +13,18 @@ export function knobTable(): string {
   return ['| Environment | Flag | Default | What it does, and when to change it |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+// Secret-valued keys by name (exact endings: `maxTokens` and `maxBatchTokens` are knobs, not secrets).
+const SECRET_KEY = /(^token|Password|Secret|^password|^secret)$/;
+
 export function redact(config: ResolvedConfig): unknown {
   return JSON.parse(
-    JSON.stringify(config, (key, value: unknown) => (/password|token|secret/i.test(key) && value !== undefined ? '***' : value)),
+    JSON.stringify(config, (key, value: unknown) => {
+      if (value === undefined) return value;
+      if (SECRET_KEY.test(key)) return '***';
+      // A URL may carry credentials (https://user:pass@registry): keep where it points, hide who logs in.
+      if (typeof value === 'string' && /url$/i.test(key)) return redactUrl(value);
+      return value;
+    }),
   );
 }
 

@@ -106,3 +106,15 @@ describe('fitMessage', () => {
     expect((fit.value as Buffer).length).toBe(1000);
   });
 });
+
+describe('transactional ids', () => {
+  it('differ whenever group, topic or partition differ, even with dashes in the names', async () => {
+    const { transactionalIdFor } = await import('../../consumers/sink.js');
+    const a = transactionalIdFor('a-b', { topic: 'c', partition: 1 });
+    const b = transactionalIdFor('a', { topic: 'b-c', partition: 1 });
+    const c = transactionalIdFor('a|b', { topic: 'c', partition: 1 });
+    const d = transactionalIdFor('a', { topic: 'b|c', partition: 1 });
+    expect(new Set([a, b, c, d]).size).toBe(4);
+    expect(transactionalIdFor('g', { topic: 't', partition: 1 })).not.toBe(transactionalIdFor('g', { topic: 't', partition: 11 }));
+  });
+});

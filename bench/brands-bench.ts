@@ -1,0 +1,147 @@
+// `npm run bench -- --brands`: what brand monitoring costs and sustains, on this machine.
+//   1 pipeline   drain a backlog through klassify (its own process) without --brands and with a file of
+//                100 brands x 5 aliases, in interleaved rounds; the ratio is taken within each round
+//                (target: with brands at most 5% slower).
+//   2 monitor    klassify brands (its own process) drains a results topic of synthetic results carrying a
+//                `brands` field: sustained records/s from its first commit to lag 0.
+// Writes bench/results/brands-<timestamp>.{json,md}.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin, Kafka } from 'kafkajs';
+import { GENERATOR_BRANDS } from '../src/produce/generator.js';
+import { packageRoot } from '../src/paths.js';
+import { benchTopics, createTopics, fillBacklog, observeOutput, startPipelineProcess, waitForOutput } from './kafka-phases.js';
+
+export interface BrandsBenchOptions {
+  kafka: Kafka;
+  admin: Admin;
+  brokers: string[];
+  modelDir: string;
+  quick: boolean;
+  outDir: string;
+  log: (line: string) => void;
+}
+
+/** 100 brands x 5 aliases: the generator's 10 (so posts do mention brands) and 90 more that never occur. */
+export function benchBrandsFile(): string {
+  const brands = [
+    ...GENERATOR_BRANDS.map((name) => {
+      const compact = name.replace(/\s+/g, '');
+      return { name, aliases: [name, `@${compact}`, `#${compact.toLowerCase()}`, `${name} support`, `${name}'s`] };
+    }),
+    ...Array.from({ length: 90 }, (_, i) => {
+      const n = String(i).padStart(3, '0');
+      return { name: `Brand ${n}`, aliases: [`Brand ${n}`, `Brand${n}`, `@brand${n}`, `#brand${n}`, `B${n} Corp`] };
+    }),
+  ];
+  const file = join(mkdtempSync(join(tmpdir(), 'klassify-bench-brands-')), 'brands.json');
+  writeFileSync(file, JSON.stringify({ brands }));
+  return file;
+}
+
+async function drain(o: BrandsBenchOptions, tag: string, n: number, seed: number, extra: string[]): Promise<number> {
+  const t = benchTopics(tag);
+  await createTopics(o.admin, t, 6);
+  await fillBacklog(o.kafka, t.input, n, seed);
+  const proc = await startPipelineProcess(o.brokers, t, ['--model', o.modelDir, ...extra]);
+  try {
+    await waitForOutput(o.admin, t.output, n, 600_000);
+  } finally {
+    await proc.stop();
+  }
+  const seen = await observeOutput(o.kafka, t, n, 60_000);
+  return (seen.appendTimes.length - 1) / ((Math.max(...seen.appendTimes) - Math.min(...seen.appendTimes)) / 1000);
+}
+
+async function monitorRate(o: BrandsBenchOptions, file: string, n: number): Promise<{ perSecond: number; seconds: number }> {
+  const id = `bench-brands-${Date.now().toString(36)}`;
+  const results = `${id}-results`;
+  await o.admin.createTopics({ waitForLeaders: true, topics: [{ topic: results, numPartitions: 6, replicationFactor: 1 }] });
+  const producer = o.kafka.producer();
+  await producer.connect();
+  const t0 = Date.now() - n * 20;
+  for (let i = 0; i < n; i += 1000) {
+    const messages = Array.from({ length: Math.min(1000, n - i) }, (_, j) => {
+      const k = i + j;
+      const brand = GENERATOR_BRANDS[k % GENERATOR_BRANDS.length] as string;
+      const label = ['negative', 'neutral', 'positive'][k % 3];
+      return { key: String(k), value: JSON.stringify({ id: `m-${k}`, label, ts: t0 + k * 20, model: { version: 'bench' }, brands: [{ brand, alias: brand, start: 0, end: brand.length, label, scores: {} }] }) };
+    });
+    await producer.send({ topic: results, messages, acks: -1 });
+  }
+  await producer.disconnect();
+  const cli = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'brands', '--brokers', o.brokers.join(','), '--brands', file, '--results', results,
+    '--brands-group', `${id}-g`, '--brands-stats-topic', `${id}-stats`, '--brands-alerts-topic', `${id}-alerts`,
+    '--brands-state-topic', `${id}-state`, '--metrics', 'false'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  try {
+    const ends = new Map((await o.admin.fetchTopicOffsets(results)).map((p) => [p.partition, Number(p.high)]));
+    let first = 0;
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const [committed] = await o.admin.fetchOffsets({ groupId: `${id}-g`, topics: [results] });
+      const done = (committed?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+      if (done > 0 && first === 0) first = Date.now();
+      // Committed offsets land past the transaction markers: at or beyond the end of each partition is done.
+      if ((committed?.partitions ?? []).every((p) => Number(p.offset) >= (ends.get(p.partition) ?? 0)) && done > 0) {
+        const seconds = (Date.now() - first) / 1000;
+        return { perSecond: n / Math.max(seconds, 0.001), seconds };
+      }
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`klassify brands did not drain ${results}:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export async function benchBrands(o: BrandsBenchOptions): Promise<void> {
+  const file = benchBrandsFile();
+  const n = o.quick ? 3000 : 10_000;
+  const rounds: { without: number; with: number; ratio: number }[] = [];
+  for (let r = 0; r < (o.quick ? 1 : 3); r++) {
+    // Alternate which goes first, so drift over the round favours neither.
+    const order = r % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+    const rate: Record<string, number> = {};
+    for (const which of order) {
+      rate[which] = await drain(o, `brands-${which}-${r}`, n, 300 + r, which === 'with' ? ['--brands', file] : []);
+      o.log(`brands bench round ${r + 1}: ${which} brands ${Math.round(rate[which] as number)}/s`);
+    }
+    rounds.push({ without: rate.without as number, with: rate.with as number, ratio: (rate.with as number) / (rate.without as number) });
+  }
+  const ratios = rounds.map((x) => x.ratio).sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)] as number;
+  const monitorN = o.quick ? 20_000 : 100_000;
+  const monitor = await monitorRate(o, file, monitorN);
+  o.log(`monitor: ${Math.round(monitor.perSecond)} records/s (${monitorN} in ${monitor.seconds.toFixed(1)} s)`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  mkdirSync(o.outDir, { recursive: true });
+  const json = { startedAt: new Date().toISOString(), quick: o.quick, brands: 100, aliasesPerBrand: 5, records: n, rounds, medianRatio: median, monitor: { records: monitorN, ...monitor } };
+  writeFileSync(join(o.outDir, `brands-${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const md = `# klassify brands bench, ${json.startedAt}${o.quick ? ' (quick)' : ''}
+
+Pipeline drain of ${n} generated posts (6 partitions, klassify as its own process), without \`--brands\` and
+with 100 brands x 5 aliases (the generator's 10 brands, so most posts mention one, and 90 that never occur),
+in interleaved rounds; the ratio is taken within each round.
+
+| round | without brands | with brands | with / without |
+|---|---|---|---|
+${rounds.map((x, i) => `| ${i + 1} | ${Math.round(x.without)}/s | ${Math.round(x.with)}/s | ${pct(x.ratio)} |`).join('\n')}
+
+Median: with brands at **${pct(median)}** of the rate without (target: at least 95%, i.e. at most 5% lower):
+**${median >= 0.95 ? 'holds' : 'missed'}**.
+
+Brand monitor (\`klassify brands\`, its own process, exactly-once transactions with state snapshots):
+${monitorN} synthetic results drained at **${Math.round(monitor.perSecond)} records/s** (${monitor.seconds.toFixed(1)} s from its
+first commit to lag 0).
+`;
+  writeFileSync(join(o.outDir, `brands-${stamp}.md`), md);
+  o.log(`wrote bench/results/brands-${stamp}.{json,md}`);
+}
