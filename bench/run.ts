@@ -163,12 +163,7 @@ async function main(): Promise<void> {
   log(`pool: ${pool.poolTextsPerSec} texts/s = ${(pool.ratio * 100).toFixed(1)}% of its in-run limit; dispatch p50 ${pool.dispatch.noopRoundTripMs.p50} ms`);
 
   // 3-5 need Kafka: the user's (--brokers) or the embedded one, on its own instance.
-  const instance = `bench-${process.pid}`;
-  const brokers = args.brokers ? args.brokers.split(',') : [await benchBroker(instance)];
-  const kafka = benchKafka(brokers);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withBenchKafka(async (kafka, admin, brokers) => {
     // 3 + 5. Max sustainable throughput and the naive baseline, in rounds: each round measures the limit
     // (in process, best batch size), drains a backlog through klassify as its own process, and runs the
     // naive consumer, back to back. Ratios are taken within a round and the median round is reported:
@@ -276,6 +271,18 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, `${stamp}.md`), markdown(results, targets, latency, sweep, `${stamp}.svg`));
     bars.stop();
     process.stdout.write(`${targetsTable(targets)}\n\nwrote ${join(outDir, `${stamp}.md`)} (+ .json, .svg)\n`);
+  });
+}
+
+/** Runs `work` against the user's brokers (--brokers) or an embedded broker of its own, stopped after. */
+async function withBenchKafka(work: (kafka: ReturnType<typeof benchKafka>, admin: ReturnType<ReturnType<typeof benchKafka>['admin']>, brokers: string[]) => Promise<void>): Promise<void> {
+  const instance = `bench-${process.pid}`;
+  const brokers = args.brokers ? args.brokers.split(',') : [await benchBroker(instance)];
+  const kafka = benchKafka(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await work(kafka, admin, brokers);
   } finally {
     await admin.disconnect();
     if (!args.brokers) await kafkaDown({ home: defaultHome(), instance, purge: true });
@@ -382,17 +389,7 @@ Pool bench: ${pool.note}.
 }
 
 async function brandsOnly(): Promise<void> {
-  const instance = `bench-${process.pid}`;
-  const brokers = args.brokers ? args.brokers.split(',') : [await benchBroker(instance)];
-  const kafka = benchKafka(brokers);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await benchBrands({ kafka, admin, brokers, modelDir, quick, outDir, log });
-  } finally {
-    await admin.disconnect();
-    if (!args.brokers) await kafkaDown({ home: defaultHome(), instance, purge: true });
-  }
+  await withBenchKafka((kafka, admin, brokers) => benchBrands({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
 await (args.brands ? brandsOnly() : main());

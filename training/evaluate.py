@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import sys
@@ -28,17 +27,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import evalmetrics  # noqa: E402
+from common import sha256_file  # noqa: E402
 
 def markers(name: str) -> tuple[str, str]:
     return f"<!-- evaluate.py:{name}:begin -->", f"<!-- evaluate.py:{name}:end -->"
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_set(path: str) -> list[dict]:
