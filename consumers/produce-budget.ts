@@ -17,6 +17,8 @@ export const MAX_REQUEST_BYTES = 1_048_576;
 // A v2 record batch has a 61-byte header; each record costs up to ~20 bytes of varints and attributes
 // beside its key, value and headers. Counting 64 + 8 per header keeps the estimate above the real size.
 const BATCH_OVERHEAD = 61;
+/** Below this scale (six refusals in a row) lone messages are shrunk too: see maxMessageBytes. */
+const MIN_SCALE_TO_FIT = 1 / 64;
 const RECORD_OVERHEAD = 64;
 const HEADER_OVERHEAD = 8;
 
@@ -88,9 +90,15 @@ export class ProduceBudget {
     this.#limits = limits;
   }
 
-  /** The largest message that may go to `topic` now (on its own, at the current scale). */
+  /**
+   * The largest message `topic` takes on its own. Refusals shrink requests, not this: a few refusals must
+   * not turn ordinary results into dead letters. Only when the caps have been halved MIN_SCALE_TO_FIT
+   * times over (our estimate is plainly wrong for this broker) does it shrink too, so a lone message the
+   * broker keeps refusing becomes a dead letter that fits instead of being retried for ever.
+   */
   maxMessageBytes(topic: string): number {
-    return Math.floor(this.#batchLimit(topic) * this.#scale) - BATCH_OVERHEAD;
+    const scale = this.#scale < MIN_SCALE_TO_FIT ? this.#scale / MIN_SCALE_TO_FIT : 1;
+    return Math.floor(this.#batchLimit(topic) * scale) - BATCH_OVERHEAD;
   }
 
   #batchLimit(topic: string): number {

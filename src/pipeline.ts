@@ -190,8 +190,8 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         const points = await this.#sink.onAssignment(assigned);
         if (generation !== this.#source.generation) return;
         this.#source.seek(points);
-        if (!this.#stopping) this.#source.resume(assigned);
         this.#joined = true;
+        if (!this.#stopping) this.#source.resume(assigned);
         return;
       } catch (error) {
         this.emit('error', { stage: 'fence', error: error as Error });
@@ -206,6 +206,11 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
 
   #onRecords(tp: TopicPartition, records: SourceRecord[]): void {
     if (this.#stopping) return;
+    // Exactly-once: until this generation's fence is done and its offsets are read, a fetch that was
+    // already under way when the partitions were paused may deliver records from a stale position (an
+    // earlier owner's transaction still settling). They are refetched after the seek; taking them would
+    // write them twice (seen after a broker restart).
+    if (!this.#joined || records.some((r) => r.generation !== this.#source.generation)) return;
     this.emit('records_in', { topic: tp.topic, partition: tp.partition, count: records.length });
     for (const record of records) {
       const entry = this.#ledger.append(tp, Number(record.offset));

@@ -60,12 +60,21 @@ describe('ProduceBudget', () => {
     expect(runs.flatMap((r) => r.entries).length).toBe(23);
   });
 
-  it('a refusal halves the caps; successes bring them back', () => {
+  it('a refusal halves the request caps, not the size a lone message may have, until refusals persist', () => {
+    const l = new Ledger<Finished>();
+    for (let o = 0; o < 30; o++) l.complete(l.append(p0, o)!, finished('x'.repeat(1000)));
     const b = budget(20_000);
     const before = b.maxMessageBytes('out');
+    const full = l.takeReady(b.take(false))[0]!;
+    l.release(full);
     b.refused();
-    expect(b.maxMessageBytes('out')).toBeLessThan(before / 2 + 1);
-    b.succeeded();
+    const half = l.takeReady(b.take(false))[0]!;
+    expect(half.entries.length).toBeLessThan(full.entries.length / 2 + 1);
+    // Ordinary results stay results after a few refusals.
+    expect(b.maxMessageBytes('out')).toBe(before);
+    for (let i = 0; i < 6; i++) b.refused();
+    expect(b.maxMessageBytes('out')).toBeLessThan(before / 2);
+    for (let i = 0; i < 7; i++) b.succeeded();
     expect(b.maxMessageBytes('out')).toBe(before);
   });
 
