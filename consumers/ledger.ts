@@ -117,6 +117,24 @@ export class Ledger<O> {
     state.commitOffset = last.offset + 1;
   }
 
+  /**
+   * Part of the run is known to be committed already (up to, not including, `offset`): those entries
+   * leave the ledger as if acknowledged; the rest is handed out again.
+   */
+  acknowledgeBelow(run: ReadyRun<O>, offset: number): void {
+    const state = this.#partitions.get(tpKey(run.tp));
+    if (state === undefined || state.sending === 0 || state.sendingRun !== run.id) return;
+    let n = 0;
+    while (n < state.sending && (state.entries[n] as LedgerEntry<O>).offset < offset) n++;
+    if (n > 0) {
+      state.entries.splice(0, n);
+      this.#size -= n;
+      state.commitOffset = offset;
+      state.committedOffset = offset;
+    }
+    state.sending = 0;
+  }
+
   /** Producing the run failed: hand it out again on the next takeReady(). */
   release(run: ReadyRun<O>): void {
     const state = this.#partitions.get(tpKey(run.tp));

@@ -297,6 +297,8 @@ export class ExactlyOnceSink implements Sink {
   readonly #backoff = new Backoff();
   /** Next offset after this instance's last committed transaction, per partition (tpKey). */
   readonly #committed = new Map<string, number>();
+  /** Partitions whose last transaction failed with an unknown outcome (see #commitRun). */
+  readonly #unsure = new Set<string>();
   #failure: string | undefined;
 
   constructor(
@@ -388,6 +390,24 @@ export class ExactlyOnceSink implements Sink {
       await this.#failed(run, new ProduceError(`transactional producer for ${run.tp.topic}[${run.tp.partition}]: ${(err as Error).message}`, { cause: err }));
       return;
     }
+    // After a failed transaction its outcome is unknown: the broker may have committed it just before the
+    // connection broke. The new producer's init has settled it by now; the group's committed offset says
+    // which, and what is already committed is not sent again (it would be written twice).
+    if (this.#unsure.has(tpKey(run.tp))) {
+      try {
+        const committed = await this.#committedOffset(run.tp);
+        this.#unsure.delete(tpKey(run.tp));
+        const first = run.entries[0] as (typeof run.entries)[number];
+        if (committed > first.offset) {
+          this.ledger.acknowledgeBelow(run, committed);
+          this.#committed.set(tpKey(run.tp), committed);
+          return;
+        }
+      } catch (err) {
+        await this.#failed(run, new ProduceError(`reading the committed offset of ${run.tp.topic}[${run.tp.partition}]: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
+    }
     let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       txn = await producer.transaction();
@@ -404,6 +424,7 @@ export class ExactlyOnceSink implements Sink {
       await within(txn?.abort(), 5_000);
       // A fenced producer stays fenced: make a new one next time (it will fence or be refused cleanly).
       this.#producers.delete(tpKey(run.tp));
+      this.#unsure.add(tpKey(run.tp));
       void within(producer.disconnect(), 5_000);
       await this.#failed(run, new ProduceError(`transaction for ${run.tp.topic}[${run.tp.partition}] aborted: ${(err as Error).message}`, { cause: err }));
       return;
@@ -424,6 +445,17 @@ export class ExactlyOnceSink implements Sink {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
+  async #committedOffset(tp: TopicPartition): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [t] = await admin.fetchOffsets({ groupId: this.groupId, topics: [tp.topic] });
+      return Number(t?.partitions.find((x) => x.partition === tp.partition)?.offset ?? -1);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /**
    * Fence, then read: (1) wait for this instance's own transactions still in flight, which could
    * otherwise commit after the read below; (2) init every assigned partition's producer, fencing older
@@ -441,6 +473,8 @@ export class ExactlyOnceSink implements Sink {
       void p.then((producer) => producer.disconnect()).catch(() => undefined);
     }
     await Promise.all(assigned.map((tp) => this.#producer(tp)));
+    // The offsets read below settle what a failed transaction did: nothing stays unsure.
+    this.#unsure.clear();
     const admin = this.kafka.admin();
     await admin.connect();
     try {

@@ -92,4 +92,15 @@ describe('Ledger', () => {
     expect(l.uncommitted()).toEqual([{ tp: p0, offset: 3 }]);
     expect(l.size).toBe(0);
   });
+
+  it('a run found partly committed after a failed transaction drops that part and hands out the rest', () => {
+    const l = new Ledger<string>();
+    for (let o = 10; o < 15; o++) l.complete(l.append(p0, o)!, `r${o}`);
+    const [run] = l.takeReady();
+    l.acknowledgeBelow(run!, 13);
+    expect(l.size).toBe(2);
+    expect(l.uncommitted()).toEqual([]);
+    const [rest] = l.takeReady();
+    expect(rest!.entries.map((e) => e.offset)).toEqual([13, 14]);
+  });
 });
