@@ -466,11 +466,14 @@ export class ExactlyOnceSink implements Sink {
   async onAssignment(assigned: readonly TopicPartition[]): Promise<SeekPoint[]> {
     const keep = new Set(assigned.map(tpKey));
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    // Every producer is made anew, kept partitions too: kafkajs inits a producer once, and this instance
+    // cannot tell whether another one owned a "kept" partition in between (a frozen zombie that lost its
+    // session, a generation whose sync it missed). A fresh init fences whoever wrote meanwhile and waits
+    // for what they left open, so the read below is final.
     for (const [k, p] of this.#producers) {
-      if (keep.has(k)) continue;
       this.#producers.delete(k);
-      this.#committed.delete(k);
-      void p.then((producer) => producer.disconnect()).catch(() => undefined);
+      if (!keep.has(k)) this.#committed.delete(k);
+      void within(p.then((producer) => producer.disconnect()), 5_000);
     }
     await Promise.all(assigned.map((tp) => this.#producer(tp)));
     // The offsets read below settle what a failed transaction did: nothing stays unsure.
