@@ -1,6 +1,6 @@
 // One place that turns configuration into a kafkajs client (brokers, TLS, SASL, logging).
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
 import type { ResolvedConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
@@ -92,5 +92,16 @@ export async function retrying<T>(step: () => Promise<T>, attempts = 40, waitMs 
       if (!retriable || i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, waitMs));
     }
+  }
+}
+
+/** Runs `fn` with a connected admin client, disconnected afterwards whatever happens. */
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
   }
 }

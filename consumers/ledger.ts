@@ -32,6 +32,9 @@ interface PartitionState<O> {
   /** Next offset to commit (last acknowledged + 1), or undefined before the first ack. */
   commitOffset: number | undefined;
   committedOffset: number | undefined;
+  /** Set by abandon(): records from here on are refused until the partition is dropped (a rebalance),
+   *  so the commit point can never pass a record that was given up. */
+  abandonedFrom: number | undefined;
 }
 
 export interface ReadyRun<O> {
@@ -68,6 +71,7 @@ export class Ledger<O> {
     const state = this.#state(tp);
     const last = state.entries[state.entries.length - 1];
     if (last !== undefined && offset <= last.offset) return undefined;
+    if (state.abandonedFrom !== undefined && offset >= state.abandonedFrom) return undefined;
     const entry: LedgerEntry<O> = { tp, offset, output: undefined, done: false, dropped: false };
     state.entries.push(entry);
     this.#size++;
@@ -175,6 +179,24 @@ export class Ledger<O> {
     return dropped;
   }
 
+  /**
+   * Gives up on `entry` for this run (a transient failure while stopping): it and every later entry of
+   * its partition leave the ledger unproduced and uncommitted, so the commit point stays before it and
+   * the next owner redoes them. Returns how many entries left (0 if it was already gone).
+   */
+  abandon(entry: LedgerEntry<O>): number {
+    const state = this.#partitions.get(tpKey(entry.tp));
+    if (entry.dropped || state === undefined) return 0;
+    const at = state.entries.indexOf(entry);
+    // Never inside a run being sent (only finished entries are sent, and this one is not finished).
+    if (at < 0 || at < state.sending) return 0;
+    state.abandonedFrom = entry.offset;
+    const gone = state.entries.splice(at);
+    for (const e of gone) e.dropped = true;
+    this.#size -= gone.length;
+    return gone.length;
+  }
+
   partitions(): TopicPartition[] {
     return [...this.#partitions.values()].map((s) => s.tp);
   }
@@ -183,7 +205,7 @@ export class Ledger<O> {
     const key = tpKey(tp);
     let state = this.#partitions.get(key);
     if (state === undefined) {
-      state = { tp, entries: [], sending: 0, sendingRun: 0, commitOffset: undefined, committedOffset: undefined };
+      state = { tp, entries: [], sending: 0, sendingRun: 0, commitOffset: undefined, committedOffset: undefined, abandonedFrom: undefined };
       this.#partitions.set(key, state);
     }
     return state;

@@ -102,3 +102,20 @@ export async function createRegistrySerdes(url: string): Promise<RegistrySerdes>
     register: registerOnce,
   };
 }
+
+/**
+ * Runs a registry-backed step, retrying with backoff while the registry is unavailable: an outage holds
+ * the records (in flight, so fetching pauses at --max-in-flight) instead of dead-lettering innocent ones.
+ * Gives up only once `stopping()`, leaving the records uncommitted for the next run.
+ */
+export async function whileRegistryUnavailable<T>(step: () => Promise<T>, stopping: () => boolean, onRetry: (err: Error) => void): Promise<T> {
+  for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!isRegistryUnavailable(err) || stopping()) throw err;
+      onRetry(err as Error);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

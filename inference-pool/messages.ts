@@ -34,6 +34,11 @@ export interface InitTask {
 export interface Fault {
   mode: 'exit' | 'throw' | 'hang';
   attempts: number;
+  /**
+   * A poison record: the fault stays armed for every task (until cleared) and strikes, on every attempt,
+   * exactly the tasks with a text containing this string, as a text that kills the runtime would.
+   */
+  poison?: string;
 }
 
 export interface ClassifyTask {

@@ -130,7 +130,7 @@ export class InferencePool extends EventEmitter<PoolEventMap> implements Classif
     return this.#closing;
   }
 
-  [kArmFault](fault: Fault): void {
+  [kArmFault](fault: Fault | undefined): void {
     this.#fault = fault;
   }
 
@@ -138,7 +138,7 @@ export class InferencePool extends EventEmitter<PoolEventMap> implements Classif
     const message: ClassifyTask = { kind: 'classify', texts, attempt: 0 };
     if (this.#fault !== undefined) {
       message.fault = this.#fault;
-      this.#fault = undefined;
+      if (this.#fault.poison === undefined) this.#fault = undefined;
     }
     const result = await this.#scheduler.submit(message);
     if (!result.ok) {

@@ -145,9 +145,11 @@ export class Scheduler {
       this.#events.emit('retry', { slot: slot.index, texts: message.texts.length, code: error.code });
       return;
     }
-    const final = job.firstError === undefined
-      ? error
-      : new InferenceError(`failed on two workers: first ${job.firstError}; then ${error.code}: ${error.message}`, { cause: error });
+    const both = `failed on two workers: first ${job.firstError}; then ${error.code}: ${error.message}`;
+    // Killed two workers (crash or hang): most likely one of its texts does that, so say crash, and the
+    // caller can bisect the batch to find it (src/model/classify-patiently.ts). Otherwise an inference error.
+    const crashedTwice = job.firstError?.startsWith(`${error.code}:`) === true && error.code === 'KLS_ERR_WORKER_CRASH';
+    const final = job.firstError === undefined ? error : crashedTwice ? new WorkerCrashError(both, { cause: error }) : new InferenceError(both, { cause: error });
     job.settle({ ok: false, error: final });
   }
 

@@ -40,7 +40,7 @@ async function execute(task: WorkerTask): Promise<WorkerReply<unknown>> {
       }
       case 'classify':
         if (runner === undefined) return fail('KLS_ERR_INFERENCE', 'worker has no model loaded');
-        if (task.fault !== undefined && task.attempt < task.fault.attempts) injectFault(task.fault, task);
+        if (task.fault !== undefined && strikes(task.fault, task)) injectFault(task.fault, task);
         return { ok: true, value: await runner.classify(task.texts) };
     }
   } catch (err) {
@@ -50,6 +50,11 @@ async function execute(task: WorkerTask): Promise<WorkerReply<unknown>> {
 
 function fail(code: string, message: string): WorkerReply<never> {
   return { ok: false, error: { code, message } };
+}
+
+function strikes(fault: Fault, task: ClassifyTask): boolean {
+  const poison = fault.poison;
+  return poison === undefined ? task.attempt < fault.attempts : task.texts.some((t) => t.includes(poison));
 }
 
 /** Test-only faults (see messages.ts Fault): a crash, a throwing session, a stuck worker. */

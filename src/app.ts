@@ -32,18 +32,19 @@ export interface AppOptions {
  * One log line per failing stage every 10 s at most, with how many more were seen: a broker outage
  * fails every request, and a line per failure would bury the one that matters.
  */
-function logErrors(log: (line: string) => void): (e: { stage: string; error: Error }) => void {
+/** One line per key per 10 s, then how many were held back: a flapping stage must not flood the log. */
+function rateLimited(log: (line: string) => void): (key: string, line: string) => void {
   const last = new Map<string, { at: number; suppressed: number }>();
-  return ({ stage, error }) => {
+  return (key, line) => {
     const now = Date.now();
-    const s = last.get(stage);
+    const s = last.get(key);
     if (s && now - s.at < 10_000) {
       s.suppressed++;
       return;
     }
     const more = s && s.suppressed > 0 ? ` (and ${s.suppressed} more in the last ${Math.round((now - s.at) / 1000)} s)` : '';
-    last.set(stage, { at: now, suppressed: 0 });
-    log(`klassify: ${stage}: ${codeOf(error) === 'KLS_ERR_INTERNAL' ? '' : `${codeOf(error)}: `}${error.message}${more}`);
+    last.set(key, { at: now, suppressed: 0 });
+    log(`${line}${more}`);
   };
 }
 
@@ -101,7 +102,9 @@ export class App {
     const app = new App({ config, brokers, embedded, kafka, classifier, pipeline, serdes });
     // Always a listener: an EventEmitter 'error' nobody listens to is thrown, so with metrics off a
     // retried produce failure would have crashed the process.
-    pipeline.on('error', logErrors(log));
+    const limited = rateLimited(log);
+    pipeline.on('error', ({ stage, error }) => limited(stage, `klassify: ${stage}: ${codeOf(error) === 'KLS_ERR_INTERNAL' ? '' : `${codeOf(error)}: `}${error.message}`));
+    pipeline.on('dropped', ({ count, reason }) => limited(`dropped:${reason}`, `klassify: ${reason}: ${count} in-flight records left uncommitted, to be redone`));
     pipeline.on('fatal', ({ error }) => {
       app.#fatal ??= error;
       log(`klassify: ${codeOf(error)}: ${error.message}`);

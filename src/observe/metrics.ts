@@ -34,6 +34,7 @@ export class Metrics {
   readonly groupStatus: client.Gauge<'group'>;
   readonly errors: client.Counter<'stage'>;
   readonly groupJoins: client.Counter;
+  readonly redone: client.Counter<'reason'>;
   readonly fetchPauses: client.Counter;
 
   constructor(registry: Registry = new client.Registry()) {
@@ -68,6 +69,7 @@ export class Metrics {
     this.groupStatus = gauge('klassify_consumer_group_status', 'Group status: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.', ['group']);
     this.errors = counter('klassify_errors_total', 'Errors by pipeline stage (retried or dead-lettered; see logs).', ['stage']);
     this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight.');
+    this.redone = counter('klassify_records_redone_total', 'In-flight records given up uncommitted, for the next owner to redo (rebalance, or a transient failure at shutdown).', ['reason']);
     this.groupJoins = counter('klassify_group_joins_total', 'Times this instance joined its consumer group (1 + rebalances it took part in).');
   }
 
@@ -94,6 +96,7 @@ export class Metrics {
       if (e.paused) this.fetchPauses.inc();
     });
     pipeline.on('assigned', () => this.groupJoins.inc());
+    pipeline.on('dropped', (e) => this.redone.inc({ reason: e.reason }, e.count));
     pipeline.on('error', (e) => this.errors.inc({ stage: e.stage }));
   }
 

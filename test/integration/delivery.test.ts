@@ -154,7 +154,7 @@ describe('delivery under crashes', () => {
       expect(Date.now() - started).toBeGreaterThan(2 * 6000);
       const metrics = await (await fetch(`${p.url}/metrics`)).text();
       expect(/^klassify_group_joins_total (\d+)/m.exec(metrics)?.[1]).toBe('1');
-      expect(metrics).not.toMatch(/klassify_errors_total\{stage="rebalance"\}/);
+      expect(metrics).not.toMatch(/klassify_records_redone_total\{reason="rebalance"\}/);
     } finally {
       expect(await p.stop()).toBe(0);
     }

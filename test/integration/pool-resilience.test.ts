@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferencePool, type WorkerFailureEvent } from '../../inference-pool/index.js';
-import { injectFault } from '../../inference-pool/testing.js';
+import { clearFault, injectFault } from '../../inference-pool/testing.js';
+import { classifyPatiently } from '../../src/model/classify-patiently.js';
 import { BUILTIN_EVAL_TEXTS } from '../../src/compile/builtin-texts.js';
 import { isFailure, type ClassifyOutcome } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
@@ -90,7 +91,7 @@ describe('worker failures', () => {
     try {
       injectFault(one, { mode: 'exit', attempts: 2 });
       const [poisoned, fine] = await Promise.all([one.classify(TEXTS), one.classify(['still served'])]);
-      expect(poisoned.every((o) => isFailure(o) && o.error.code === 'KLS_ERR_INFERENCE')).toBe(true);
+      expect(poisoned.every((o) => isFailure(o) && o.error.code === 'KLS_ERR_WORKER_CRASH')).toBe(true);
       expect(isFailure(fine[0] as ClassifyOutcome)).toBe(false);
       await liveWorkers(one, 1);
     } finally {
@@ -137,6 +138,23 @@ describe('worker failures', () => {
       rmSync(join(dir, '..'), { recursive: true, force: true });
     }
   }, 30_000);
+
+  it('a record that kills every worker it reaches: bisecting the batch dead-letters only that record, the rest get their labels', async () => {
+    const poison = TEXTS.map((t, i) => (i === 17 ? `${t} <<poison>>` : t));
+    // The marked text changes nothing for the model but the fault: compare against its own clean label.
+    const clean = labels(await pool.classify(poison));
+    injectFault(pool, { mode: 'exit', attempts: 0, poison: '<<poison>>' });
+    try {
+      const out = await classifyPatiently(pool, poison, () => false);
+      const failed = out.flatMap((o, i) => (isFailure(o) ? [`${i}:${o.error.code}`] : []));
+      expect(failed, JSON.stringify(out.filter(isFailure).slice(0, 2))).toEqual(['17:KLS_ERR_WORKER_CRASH']);
+      expect(labels(out).filter((_, i) => i !== 17)).toEqual(clean.filter((_, i) => i !== 17));
+    } finally {
+      clearFault(pool);
+    }
+    await liveWorkers(pool, 2);
+    expect(labels(await pool.classify(TEXTS))).toEqual(expected);
+  });
 
   it('settles a stuck batch when the pool is closed under it', async () => {
     const one = await InferencePool.start({ modelDir, workers: 1, closeTimeoutMs: 300 });

@@ -64,7 +64,9 @@ describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
     await createTopic(kafka, t.output, PARTITIONS);
     const admin = kafka.admin();
     await admin.connect();
-    const producer = kafka.producer();
+    // Idempotent, so a retried send cannot put one post into the input twice (that would be the input's
+    // duplicate, not klassify's); the check below counts input records by offset anyway.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const args = pipelineArgs(t, ['--delivery', 'exactly-once', '--workers', '1', '--session-timeout-ms', String(SESSION_TIMEOUT_MS)]);
     const instances: RunningPipeline[] = [];
@@ -97,21 +99,29 @@ describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
       // happened. (Logs are rate-limited per stage, so this looks at the whole run, not each freeze.)
       const woke = instances.map((p, i) => p.output().slice(startedAt[i])).join('\n');
       expect(woke, 'no write of a zombie was refused as fenced').toMatch(/old epoch|newer producer|fenced/i);
-      const results = new Map<string, number>();
-      const out = await collect(kafka, t.output, ids.length, {
+      // Exactly once per input *record*: every input offset has one result, judged by the result's
+      // source partition and offset (not by post id, which a client retry could have written twice).
+      const inputs = (await admin.fetchTopicOffsets(t.input)).map((p) => ({ partition: p.partition, high: Number(p.high) }));
+      const total = inputs.reduce((n, p) => n + p.high, 0);
+      expect(total).toBe(ids.length);
+      const out = await collect(kafka, t.output, total, {
         timeoutMs: 180_000,
         readCommitted: true,
         settleMs: 3_000,
-        done: (got) => got.length >= ids.length,
+        done: (got) => got.length >= total,
       });
+      const copies = new Map<string, { partition: number; offset: string }[]>();
       for (const r of out) {
-        const id = (JSON.parse(r.value!.toString()) as ResultRecord).id;
-        results.set(id, (results.get(id) ?? 0) + 1);
+        const { source } = JSON.parse(r.value!.toString()) as ResultRecord;
+        const key = `${source.partition}@${source.offset}`;
+        copies.set(key, [...(copies.get(key) ?? []), { partition: r.partition, offset: r.offset }]);
       }
-      const missing = ids.filter((id) => !results.has(id));
-      const twice = [...results].filter(([, n]) => n > 1);
-      expect({ inputs: ids.length, missing: missing.length, duplicated: twice.length }, logs()).toEqual({ inputs: ids.length, missing: 0, duplicated: 0 });
-      expect(out.length).toBe(ids.length);
+      const missing = inputs.flatMap((p) => Array.from({ length: p.high }, (_, o) => `${p.partition}@${o}`)).filter((k) => !copies.has(k));
+      const twice = [...copies].filter(([, c]) => c.length > 1);
+      // On failure: which input records, and where each copy landed in the output (which transaction).
+      const detail = `${logs()}\nmissing: ${missing.slice(0, 20).join(' ')}\ntwice: ${twice.slice(0, 20).map(([k, c]) => `${k} -> ${c.map((x) => `out[${x.partition}]@${x.offset}`).join(', ')}`).join('; ')}`;
+      expect({ inputs: total, missing: missing.length, duplicated: twice.length }, detail).toEqual({ inputs: total, missing: 0, duplicated: 0 });
+      expect(out.length).toBe(total);
     } finally {
       if (ids.length === 0) await load.stop();
       for (const p of instances) p.child.kill('SIGCONT');

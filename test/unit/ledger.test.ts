@@ -103,4 +103,34 @@ describe('Ledger', () => {
     const [rest] = l.takeReady();
     expect(rest!.entries.map((e) => e.offset)).toEqual([13, 14]);
   });
+
+  it('abandoning a record removes it and the rest of its partition, and refuses later offsets there until the partition is dropped', () => {
+    const l = new Ledger<string>();
+    const e = [10, 11, 12, 13].map((o) => l.append(p0, o)!);
+    l.complete(l.append(p1, 1)!, 'other');
+    l.complete(e[0]!, 'a');
+    expect(l.abandon(e[2]!)).toBe(2);
+    expect([e[2]!.dropped, e[3]!.dropped, e[1]!.dropped]).toEqual([true, true, false]);
+    expect(l.size).toBe(3);
+    // The commit point can never pass the abandoned record: offsets from it on are refused.
+    expect(l.append(p0, 14)).toBeUndefined();
+    expect(l.abandon(e[2]!)).toBe(0);
+    l.complete(e[1]!, 'b');
+    const runs = l.takeReady();
+    expect(runs.map((r) => r.entries.map((x) => x.offset))).toEqual([[10, 11], [1]]);
+    for (const r of runs) l.acknowledge(r);
+    expect(l.uncommitted()).toContainEqual({ tp: p0, offset: 12 });
+    l.drop(() => false);
+    expect(l.append(p0, 12)).toBeDefined();
+  });
+
+  it('a record inside a run being sent is not abandoned', () => {
+    const l = new Ledger<string>();
+    const a = l.append(p0, 1)!;
+    l.complete(a, 'a');
+    const b = l.append(p0, 2)!;
+    l.takeReady();
+    expect(l.abandon(a)).toBe(0);
+    expect(l.abandon(b)).toBe(1);
+  });
 });
