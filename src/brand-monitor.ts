@@ -83,6 +83,7 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
       host: config.metrics.host,
       port: o.port,
       token: config.metrics.token,
+    insecure: config.metrics.insecure,
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
       ready: () => ({ ready: running, reasons: running ? [] : ['restoring state'] }),
       json: { '/brands/data': () => ({ brands: names, stats: recent, alerts: latestAlerts }) },

@@ -85,4 +85,5 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('metrics.host', 'KLASSIFY_METRICS_HOST', 'metrics-host', 'string', '127.0.0.1', 'Address of the metrics server. 0.0.0.0 exposes it to the network (set a token).'),
   k('metrics.port', 'KLASSIFY_METRICS_PORT', 'metrics-port', 'int', 9464, 'Port of the metrics server (0 picks a free one).'),
   k('metrics.token', 'KLASSIFY_METRICS_TOKEN', 'metrics-token', 'string', undefined, 'When set, requests need "Authorization: Bearer <token>".'),
+  k('metrics.insecure', 'KLASSIFY_METRICS_INSECURE', 'metrics-insecure', 'bool', false, 'Allow serving on a non-loopback address without a token (only where the network is trusted or restricted).'),
 ]);

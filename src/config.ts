@@ -76,6 +76,7 @@ const schema = z.object({
     host: z.string().min(1),
     port: port,
     token: z.string().optional(),
+    insecure: z.boolean(),
   }),
 });
 

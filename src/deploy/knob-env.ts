@@ -22,6 +22,8 @@ export const CHART_DEFAULTS: Readonly<Record<string, unknown>> = {
   'model.dir': null,
   'pool.workers': 2,
   'metrics.host': '0.0.0.0',
+  // Probes and the Service reach the pod IP; without secretRefs.metrics.token the chart says so in NOTES.txt.
+  'metrics.insecure': true,
 };
 
 /** docker-compose.yml's klassify service: the knobs it sets, by knob key (the variable names come from the table). */
@@ -30,6 +32,8 @@ export const COMPOSE_SETTINGS: Readonly<Record<string, unknown>> = {
   'registry.url': 'http://schema-registry:8080/apis/ccompat/v7',
   'metrics.host': '0.0.0.0',
   'metrics.port': 9464,
+  // A local development stack: the port is published on the host only.
+  'metrics.insecure': true,
 };
 
 export function knob(key: string): Knob {

@@ -22,6 +22,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
     host: config.metrics.host,
     port: config.metrics.port,
     token: config.metrics.token,
+    insecure: config.metrics.insecure,
     metrics: async () => {
       metrics.sample(classifier, pipeline);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { LiveSnapshot } from './live.js';
 
@@ -14,6 +15,8 @@ export interface ObserveServerOptions {
   host: string;
   port: number;
   token?: string | undefined;
+  /** Serve on a non-loopback address without a token anyway (--metrics-insecure). */
+  insecure?: boolean | undefined;
   metrics: () => Promise<{ contentType: string; body: string }>;
   ready: () => { ready: boolean; reasons: string[] };
   /** Snapshots kept for clients that connect later (5 minutes at one a second). */
@@ -34,6 +37,18 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/vendor/uPlot.min.css': { file: join(packageRoot, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
+/** Names and addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** The host name of a Host header, without its port ("[::1]:9464" → "::1"). */
+function hostName(header: string): string {
+  const m = /^\[([^\]]*)\](?::\d+)?$/.exec(header);
+  return m ? m[1]! : header.replace(/:\d+$/, '');
+}
+
 export class ObserveServer {
   readonly #o: ObserveServerOptions;
   readonly #server: Server;
@@ -51,6 +66,13 @@ export class ObserveServer {
   }
 
   async listen(): Promise<string> {
+    const { host, token, insecure } = this.#o;
+    if (!isLoopback(host) && (token === undefined || token === '') && insecure !== true) {
+      throw new ConfigError(
+        `the metrics server would listen on ${host} with no token: /metrics and the dashboard would be open to the network. ` +
+          'Set KLASSIFY_METRICS_TOKEN (--metrics-token), or pass --metrics-insecure (KLASSIFY_METRICS_INSECURE=true) to serve it open on purpose',
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.#o.port, this.#o.host, () => resolve());
@@ -101,6 +123,12 @@ export class ObserveServer {
     }
     // Liveness and readiness stay open: orchestrator probes rarely carry tokens, and they reveal nothing.
     const open = url.pathname === '/healthz' || url.pathname === '/readyz';
+    // Bound to loopback, only loopback names may be asked for: a web page of another site whose name a
+    // DNS rebinding points at 127.0.0.1 must not read /metrics or the dashboard through the browser.
+    if (!open && isLoopback(this.#o.host) && !isLoopback(hostName(req.headers.host ?? ''))) {
+      res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request: this server answers only to a loopback host name\n');
+      return;
+    }
     const auth = open ? 'open' : this.#authorized(req, url);
     if (auth === false) {
       res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');

@@ -147,6 +147,9 @@ KLASSIFY_METRICS_HOST: {{ $c.metrics.host | toString | quote }}
 {{- if and (not (kindIs "invalid" $c.metrics.port)) (not (dig "metrics" "port" "name" "" $s)) }}
 KLASSIFY_METRICS_PORT: {{ $c.metrics.port | int64 | toString | quote }}
 {{- end }}
+{{- if and (not (kindIs "invalid" $c.metrics.insecure)) (not (dig "metrics" "insecure" "name" "" $s)) }}
+KLASSIFY_METRICS_INSECURE: {{ $c.metrics.insecure | toString | quote }}
+{{- end }}
 {{- end -}}
 
 {{- /* Container env entries for the knobs taken from Secrets (secretRefs.<knob> with a name). */ -}}
@@ -505,5 +508,12 @@ KLASSIFY_METRICS_PORT: {{ $c.metrics.port | int64 | toString | quote }}
     secretKeyRef:
       name: {{ . | quote }}
       key: {{ dig "metrics" "token" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "metrics" "insecure" "name" "" $s) }}
+- name: KLASSIFY_METRICS_INSECURE
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "metrics" "insecure" "key" "" $s | quote }}
 {{- end }}
 {{- end -}}
