@@ -1,6 +1,7 @@
 // One place that turns configuration into a kafkajs client (brokers, TLS, SASL, logging).
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type Admin, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig, type logCreator, type Producer, type SASLOptions } from 'kafkajs';
 import type { ResolvedConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
@@ -103,5 +104,45 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
     return await fn(admin);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * A producer for writing input records (klassify produce, the demo): idempotent, so a retried send
+ * never puts a record into the topic twice; one request in flight keeps the order kafkajs needs for that.
+ */
+export function recordProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
+/**
+ * A consumer in a throwaway group of its own (`prefix-<random>`): it never commits for a real group and
+ * never takes partitions from one. Reads committed records only (exactly-once output stays whole).
+ */
+export function throwawayConsumer(kafka: Kafka, prefix: string, options: { maxWaitTimeInMs?: number; maxBytesPerPartition?: number } = {}): Consumer {
+  return kafka.consumer({ groupId: `${prefix}-${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: options.maxWaitTimeInMs ?? 200, ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }) });
+}
+
+/** Asks a broker for metadata and a group coordinator: true when a consumer group can join it now. */
+export async function probeBroker(bootstrap: string, timeoutMs = 3000): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'klassify-probe',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    retry: { retries: 2, initialRetryTime: 200 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+    // The group coordinator answers "loading" for a moment after start; describeGroups waits through it.
+    await admin.describeGroups(['klassify-probe']);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }

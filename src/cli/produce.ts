@@ -1,7 +1,7 @@
 // klassify produce: write events to the input topic from a file, stdin or the built-in generator.
 import { Command, Option } from 'commander';
 import type { Message } from 'kafkajs';
-import { createKafka, ensureTopics } from '../../consumers/kafka-client.js';
+import { createKafka, ensureTopics, recordProducer } from '../../consumers/kafka-client.js';
 import { createRegistrySerdes } from '../../consumers/serdes.js';
 import { ConfigError } from '../errors.js';
 import { parseSpike } from '../produce/generator.js';
@@ -43,7 +43,7 @@ export function produceCommand(): Command {
     const kafka = createKafka(config, brokers, `${config.kafka.clientId}-produce`);
     await ensureTopics(kafka, [topic], config.pipeline.partitions);
     const serdes = opts.avro ? await createRegistrySerdes(config.registry.url as string) : undefined;
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = recordProducer(kafka);
     await producer.connect();
 
     const events = readEvents({

@@ -1,8 +1,7 @@
 // klassify tail: follow the output (or dead-letter) topic and print results readably.
-import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { KafkaMessage } from 'kafkajs';
-import { createKafka } from '../../consumers/kafka-client.js';
+import { createKafka, throwawayConsumer } from '../../consumers/kafka-client.js';
 import { DLQ_HEADERS, type ResultRecord } from '../../consumers/messages.js';
 import { createRegistrySerdes, type RegistrySerdes } from '../../consumers/serdes.js';
 import { resolveBrokers } from '../services/brokers.js';
@@ -46,7 +45,7 @@ export function tailCommand(): Command {
     const kafka = createKafka(config, brokers, `${config.kafka.clientId}-tail`);
     const serdes: RegistrySerdes | undefined = config.registry.url ? await createRegistrySerdes(config.registry.url) : undefined;
     // A throwaway group: tail never commits and never steals partitions from a real consumer group.
-    const consumer = kafka.consumer({ groupId: `klassify-tail-${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+    const consumer = throwawayConsumer(kafka, 'klassify-tail');
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning === true });
     let seen = 0;

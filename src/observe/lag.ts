@@ -2,8 +2,8 @@
 // the lag in records, and the lag in seconds as now minus the timestamp of the oldest unconsumed record,
 // which is read from the broker. (Interpolating time from offset rates, as kafka-lag-exporter does, makes
 // the seconds figure bounce when traffic is bursty: its issues 121 and 353.)
-import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
+import { throwawayConsumer } from '../../consumers/kafka-client.js';
 import { evaluatePartition, LagWindows, worst, type LagStatus } from './lag-status.js';
 
 export interface PartitionLag {
@@ -43,12 +43,7 @@ class TimestampProbe {
   #assigned = new Set<string>();
 
   constructor(kafka: Kafka, readonly topics: readonly string[]) {
-    this.#consumer = kafka.consumer({
-      groupId: `klassify-lag-probe-${randomBytes(6).toString('hex')}`,
-      maxWaitTimeInMs: 100,
-      maxBytesPerPartition: 16 * 1024,
-      readUncommitted: false,
-    });
+    this.#consumer = throwawayConsumer(kafka, 'klassify-lag-probe', { maxWaitTimeInMs: 100, maxBytesPerPartition: 16 * 1024 });
     this.#ready = this.#start();
   }
 

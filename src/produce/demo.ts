@@ -2,6 +2,7 @@
 // something to classify and the dashboards move. With brands, it first writes `backfillMinutes` of
 // back-dated posts (the spike detector's baselines need history) and then injects a spike.
 import type { Kafka } from 'kafkajs';
+import { recordProducer } from '../../consumers/kafka-client.js';
 import { PostGenerator, type Spike } from './generator.js';
 
 export interface DemoOptions {
@@ -15,7 +16,7 @@ function message(p: { id: string; text: string; brand: string; ts: number }): { 
 }
 
 export async function startDemoProducer(kafka: Kafka, topic: string, ratePerSec: number, options: DemoOptions = {}): Promise<{ stop(): Promise<void> }> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = recordProducer(kafka);
   await producer.connect();
   const seed = Date.now() % 100_000;
   const minutes = options.backfillMinutes ?? 0;

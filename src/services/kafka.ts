@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { probeBroker } from '../../consumers/kafka-client.js';
 import { ServiceStartError, ProvisionError } from '../errors.js';
 import {
   clearState, freePort, isOurProcess, isPortFree, readState, startDaemon, stopDaemon, tail, waitFor, writeState,
@@ -185,28 +185,7 @@ function paths(home: string, instance: string) {
 }
 
 /** Asks the broker for metadata and a group coordinator: "up" means a consumer group can join. */
-export async function probeKafka(bootstrap: string, timeoutMs = 3000): Promise<boolean> {
-  const kafka = new Kafka({
-    clientId: 'klassify-probe',
-    brokers: [bootstrap],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    retry: { retries: 2, initialRetryTime: 200 },
-  });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await admin.listTopics();
-    // The group coordinator answers "loading" for a moment after start; describeGroups waits through it.
-    await admin.describeGroups(['klassify-probe']);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
+export const probeKafka = probeBroker;
 
 export async function kafkaStatus(options: Pick<LocalKafkaOptions, 'home' | 'instance'>): Promise<KafkaStatus> {
   const p = paths(options.home, options.instance ?? 'default');
