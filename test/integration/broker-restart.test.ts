@@ -10,6 +10,7 @@ import { freePort } from '../../src/services/daemon.js';
 import { kafkaDown, kafkaStatus, kafkaUp } from '../../src/services/kafka.js';
 import { PostGenerator } from '../../src/produce/generator.js';
 import { collect, testKafka, uniqueName, type Collected } from '../helpers/kafka.js';
+import { reportFault } from '../helpers/fault-report.js';
 import { startPipeline, type RunningPipeline } from '../helpers/pipeline.js';
 
 const N = 6000;
@@ -105,6 +106,7 @@ async function outage(delivery: 'at-least-once' | 'exactly-once'): Promise<void>
     });
     // `done` sees every record, those of the settle time too: a duplicate arriving late is counted.
     if (distinct.size < N) throw new Error(`${delivery}: ${distinct.size} of ${N} results after the restart; pipeline said:\n${p.output().slice(-4000)}`);
+    reportFault(`broker killed (SIGKILL) for ${OUTAGE_MS / 1000} s mid-stream, restarted`, delivery, ids, got);
     expect([...distinct].sort()).toEqual([...ids].sort());
     if (delivery === 'exactly-once') expect(got.length).toBe(N);
     await until('/readyz true after the restart', () => readyz(p), 60_000, p);

@@ -4,6 +4,7 @@
 // load (an instance joins, then one leaves). Graceful stop: what was consumed is committed.
 import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { reportFault } from '../helpers/fault-report.js';
 import type { ResultRecord } from '../../consumers/messages.js';
 import { PostGenerator } from '../../src/produce/generator.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
@@ -123,6 +124,7 @@ describe('delivery under crashes', () => {
     const t = topics('alo');
     const ids = await fill(t, 3);
     const results = await crashLoop(t, ['--delivery', 'at-least-once'], false);
+    reportFault(`${KILLS} SIGKILLs mid-stream`, 'at-least-once', ids, results.map((r) => r.id));
     const seen = new Set(results.map((r) => r.id));
     const missing = ids.filter((id) => !seen.has(id));
     expect(missing).toEqual([]);
@@ -134,6 +136,7 @@ describe('delivery under crashes', () => {
     const t = topics('eos');
     const ids = await fill(t, 3);
     const results = await crashLoop(t, ['--delivery', 'exactly-once'], true);
+    reportFault(`${KILLS} SIGKILLs mid-stream`, 'exactly-once', ids, results.map((r) => r.id));
     const counts = new Map<string, number>();
     for (const r of results) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
@@ -196,6 +199,7 @@ describe('delivery under crashes', () => {
     const t = topics('rebalance-alo');
     const ids = await fill(t, 4);
     const results = await scaleOutAndIn(t, [], false);
+    reportFault('rebalances: an instance joins, one leaves', 'at-least-once', ids, results.map((r) => r.id));
     expect(new Set(results.map((r) => r.id))).toEqual(new Set(ids));
   }, 300_000);
 
@@ -203,6 +207,7 @@ describe('delivery under crashes', () => {
     const t = topics('rebalance-eos');
     const ids = await fill(t, 4);
     const results = await scaleOutAndIn(t, ['--delivery', 'exactly-once'], true);
+    reportFault('rebalances: an instance joins, one leaves', 'exactly-once', ids, results.map((r) => r.id));
     expect(results.map((r) => r.id).sort()).toEqual([...ids].sort());
   }, 300_000);
 

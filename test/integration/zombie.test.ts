@@ -9,6 +9,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
 import { PostGenerator } from '../../src/produce/generator.js';
+import { reportFault } from '../helpers/fault-report.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 import { pipelineArgs, startPipeline, type PipelineTopics, type RunningPipeline } from '../helpers/pipeline.js';
 
@@ -116,6 +117,8 @@ describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
         const key = `${source.partition}@${source.offset}`;
         copies.set(key, [...(copies.get(key) ?? []), { partition: r.partition, offset: r.offset }]);
       }
+      const keys = inputs.flatMap((p) => Array.from({ length: p.high }, (_, o) => `${p.partition}@${o}`));
+      reportFault(`zombie: ${FREEZES} SIGSTOP/SIGCONT freezes mid-transaction`, 'exactly-once', keys, [...copies].flatMap(([k, c]) => c.map(() => k)));
       const missing = inputs.flatMap((p) => Array.from({ length: p.high }, (_, o) => `${p.partition}@${o}`)).filter((k) => !copies.has(k));
       const twice = [...copies].filter(([, c]) => c.length > 1);
       // On failure: which input records, and where each copy landed in the output (which transaction).
