@@ -21,6 +21,7 @@ export function compileCommand(): Command {
     .option('--no-bench', 'skip the benchmark')
     .option('--threads <n>', 'ONNX Runtime threads for the parity and benchmark runs (default 1, as in one pool worker)')
     .addOption(new Option('--opt-level <level>', 'saved graph optimization for the cpu targets: extended (portable) or all (this CPU kind only)').choices(['extended', 'all']).default('extended'))
+    .addOption(new Option('--int8-weights <bits>', 'cpu-int8 weight range: auto (probe this CPU: 7-bit without VNNI), 7 (exact on every x86 CPU: for a model shipped to unknown machines) or 8').choices(['auto', '7', '8']).default('auto'))
     .option('--json', 'print the manifest as JSON on stdout instead of the folder path')
     // Hidden: corrupts the int8 scales so end-to-end tests can watch the parity gate refuse a broken model.
     .addOption(new Option('--x-damage-int8-scales').hideHelp())
@@ -44,6 +45,7 @@ export function compileCommand(): Command {
         bench: opts.bench !== false,
         threads: opts.threads === undefined ? undefined : Number(opts.threads),
         optimizationLevel: opts.optLevel as 'extended' | 'all',
+        int8Weights: opts.int8Weights as 'auto' | '7' | '8',
       }, deps);
       const { parity } = result.manifest;
       if (parity) info(`parity: ${(parity.agreement * 100).toFixed(2)}% agreement on ${parity.count} texts${parity.forced ? ' (FAILED, forced)' : ''}`);

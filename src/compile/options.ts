@@ -41,8 +41,16 @@ export interface CompileOptions {
   threads?: number;
   /** Saved graph optimization level for the CPU targets (--opt-level). Default 'extended' (portable). */
   optimizationLevel?: OptimizationLevel;
+  /**
+   * cpu-int8 weight range (--int8-weights): 'auto' probes this CPU (7-bit where its int8 kernel saturates
+   * 8-bit weights, no VNNI); '7' forces the range that is exact on every x86 CPU (what a model compiled to
+   * ship to unknown machines wants); '8' forces the full range (VNNI / ARM only).
+   */
+  int8Weights?: Int8Weights;
   gate?: Partial<ParityGate>;
 }
+
+export type Int8Weights = 'auto' | '7' | '8';
 
 export interface ResolvedCompileOptions {
   model: string;
@@ -59,6 +67,7 @@ export interface ResolvedCompileOptions {
   bench: boolean;
   threads: number;
   optimizationLevel: OptimizationLevel;
+  int8Weights: Int8Weights;
   gate: ParityGate;
 }
 
@@ -80,6 +89,8 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new ConfigError(`--threads: expected an integer from 1 to 256, got ${String(options.threads)}`);
   const level = options.optimizationLevel ?? 'extended';
   if (!['basic', 'extended', 'all'].includes(level)) throw new ConfigError(`--opt-level: expected basic, extended or all, got "${String(level)}"`);
+  const int8Weights = options.int8Weights ?? 'auto';
+  if (!['auto', '7', '8'].includes(int8Weights)) throw new ConfigError(`--int8-weights: expected auto, 7 or 8, got "${String(int8Weights)}"`);
   if (options.version !== undefined && options.version.trim() === '') throw new ConfigError('--version must not be empty');
   if (options.evalReport === true && (options.evalSet === undefined || options.evalSet === '')) {
     throw new ConfigError('--eval-report needs a labeled evaluation set: give --eval <file> with {"text","label"} lines');
@@ -97,6 +108,7 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
     out: options.out ?? 'compiled-models',
     evalSet: options.evalSet,
     evalReport: options.evalReport ?? false,
+    int8Weights,
     maxLength,
     force: options.force ?? false,
     version: options.version?.trim(),

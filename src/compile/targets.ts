@@ -15,6 +15,7 @@ import { DEFAULT_FP32_OPS, convertToFp16 } from './fp16.js';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
 import { int8KernelSaturates } from './int8-kernel.js';
+import type { Int8Weights } from './options.js';
 import { planInt8, plannedActivations, type KeptWeight } from './int8-plan.js';
 import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
 import { discoverTensorTypes } from './value-types.js';
@@ -26,6 +27,8 @@ export interface BuildContext {
   workDir: string;
   level: OptimizationLevel;
   threads: number;
+  /** cpu-int8 weight range: probe this CPU, or force 7-bit (portable) / 8-bit. */
+  int8Weights: Int8Weights;
   quantize: Quantizer;
   /** Texts (and how to feed them) whose activations calibrate int8 smoothing. */
   calibration: Omit<CalibrationInput, 'threads'>;
@@ -97,7 +100,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   ctx.step('calibrate and quantize weights to int8');
   const model = decodeModel(folded, 'constant-folded model');
   const ranges = await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads });
-  const reduceRange = await int8KernelSaturates();
+  const reduceRange = ctx.int8Weights === 'auto' ? await int8KernelSaturates() : ctx.int8Weights === '7';
   const q = ctx.quantize(model, { smoothing: { ranges }, perToken: true, reduceRange, gatherTables: {} });
   const bits = reduceRange ? '7-bit ([-63, 63])' : '8-bit ([-127, 127])';
   ctx.step(`optimize graph (${ctx.level})`);
@@ -107,7 +110,11 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   const tableBytes = q.tables.reduce((a, t) => ({ before: a.before + t.bytesBefore, after: a.after + t.bytesAfter }), { before: 0, after: 0 });
   const notes = [
     'Activations are quantized to uint8 by ONNX Runtime at run time, one scale per call, after per-token scaling; the smoothing factors come from per-channel activation maxima on the built-in texts.',
-    reduceRange
+    ctx.int8Weights === '7'
+      ? 'Weights are 7-bit (--int8-weights 7): they cannot saturate the int8 kernel of any x86 CPU (with or without VNNI), so the file gives the same results everywhere.'
+      : ctx.int8Weights === '8'
+        ? 'Weights use the full 8-bit range (--int8-weights 8): on x86 CPUs without VNNI (before Cascade Lake / Zen 4) the int8 kernel saturates them and accuracy drops; use 7 for a file shipped to unknown machines.'
+        : reduceRange
       ? "Weights are 7-bit: this CPU's int8 kernel saturates 8-bit weights (no VNNI; checked by running a probe through ONNX Runtime). 7-bit weights cannot saturate on any x86 CPU, so the file stays portable."
       : "Weights use the full 8-bit range: this CPU's int8 kernel does not saturate (VNNI). On x86 CPUs without VNNI (before Cascade Lake / Zen 4) it would: compile on such a machine to get 7-bit weights there.",
   ];

@@ -20,7 +20,7 @@ function file(name: string, content: string): string {
 describe('resolveCompileOptions', () => {
   it('fills the defaults', () => {
     const o = resolveCompileOptions(base);
-    expect(o).toMatchObject({ out: 'compiled-models', maxLength: 128, force: false, bench: true, threads: 1, optimizationLevel: 'extended', labels: ['a', 'b'] });
+    expect(o).toMatchObject({ out: 'compiled-models', maxLength: 128, force: false, bench: true, threads: 1, optimizationLevel: 'extended', int8Weights: 'auto', labels: ['a', 'b'] });
     expect(o.gate).toEqual({ minAgreement: 0.99, maxAccuracyDrop: 0.01 });
   });
 
@@ -31,6 +31,7 @@ describe('resolveCompileOptions', () => {
     [{ maxLength: 12.5 }, /--max-length/],
     [{ threads: 0 }, /--threads/],
     [{ version: ' ' }, /--version/],
+    [{ int8Weights: '9' as '7' }, /--int8-weights: expected auto, 7 or 8/],
     [{ gate: { minAgreement: 2 } }, /minAgreement/],
   ])('%o is refused with KLS_ERR_CONFIG', (override, message) => {
     expect(() => resolveCompileOptions({ ...base, ...override })).toThrow(expect.objectContaining({ code: 'KLS_ERR_CONFIG', message: expect.stringMatching(message) }));
