@@ -193,7 +193,8 @@ def main() -> None:
     }
     note = (f"chosen on {', '.join(calib)} only (objective: mean of 3-class and binary accuracy; {args.in_domain} may lose at most "
             f"{100 * args.max_in_domain_drop:.1f} points 3-class and {100 * args.max_in_domain_binary_drop:.1f} binary); "
-            "figures before/after per set in training/REPORT.md and report.md.")
+            "figures per set of the calibrated and the uncalibrated model in training/calibration-figures.json "
+            "(training/eval.sh CALIBRATE=1).")
     summary["written"] = write_calibrated(args.model_dir, args.out_dir, d, note)
     with open(args.out_json, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
