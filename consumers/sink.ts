@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { ProduceError } from '../src/errors.js';
+import { withAdmin } from './kafka-client.js';
 import { tpKey, type Ledger, type ReadyRun, type TopicPartition } from './ledger.js';
 import { fitMessage, type Finished } from './messages.js';
 import { isTooLarge, messageBytes, type ProduceBudget } from './produce-budget.js';
@@ -395,7 +396,7 @@ export class ExactlyOnceSink implements Sink {
     // which, and what is already committed is not sent again (it would be written twice).
     if (this.#unsure.has(tpKey(run.tp))) {
       try {
-        const committed = await this.#committedOffset(run.tp);
+        const committed = (await this.#committedOffsets([run.tp]))[0]!;
         this.#unsure.delete(tpKey(run.tp));
         const first = run.entries[0] as (typeof run.entries)[number];
         if (committed > first.offset) {
@@ -445,15 +446,12 @@ export class ExactlyOnceSink implements Sink {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  async #committedOffset(tp: TopicPartition): Promise<number> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const [t] = await admin.fetchOffsets({ groupId: this.groupId, topics: [tp.topic] });
-      return Number(t?.partitions.find((x) => x.partition === tp.partition)?.offset ?? -1);
-    } finally {
-      await admin.disconnect();
-    }
+  /** The group's committed offset of each partition (-1: none), in the order given. */
+  #committedOffsets(tps: readonly TopicPartition[]): Promise<number[]> {
+    return withAdmin(this.kafka, async (admin) => {
+      const fetched = await admin.fetchOffsets({ groupId: this.groupId, topics: [...new Set(tps.map((tp) => tp.topic))] });
+      return tps.map((tp) => Number(fetched.find((t) => t.topic === tp.topic)?.partitions.find((x) => x.partition === tp.partition)?.offset ?? -1));
+    });
   }
 
   /**
@@ -478,21 +476,13 @@ export class ExactlyOnceSink implements Sink {
     await Promise.all(assigned.map((tp) => this.#producer(tp)));
     // The offsets read below settle what a failed transaction did: nothing stays unsure.
     this.#unsure.clear();
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = [...new Set(assigned.map((tp) => tp.topic))];
-      const fetched = await admin.fetchOffsets({ groupId: this.groupId, topics });
-      const points: SeekPoint[] = [];
-      for (const tp of assigned) {
-        const group = Number(fetched.find((t) => t.topic === tp.topic)?.partitions.find((x) => x.partition === tp.partition)?.offset ?? -1);
-        const offset = Math.max(group, this.#committed.get(tpKey(tp)) ?? -1);
-        if (offset >= 0) points.push({ tp, offset });
-      }
-      return points;
-    } finally {
-      await admin.disconnect();
-    }
+    const group = await this.#committedOffsets(assigned);
+    const points: SeekPoint[] = [];
+    assigned.forEach((tp, i) => {
+      const offset = Math.max(group[i]!, this.#committed.get(tpKey(tp)) ?? -1);
+      if (offset >= 0) points.push({ tp, offset });
+    });
+    return points;
   }
 
   async close(): Promise<void> {

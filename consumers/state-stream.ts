@@ -10,7 +10,7 @@
 // member would split the partitions and each would see part of the stream.
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { retrying } from './kafka-client.js';
+import { retrying, withAdmin } from './kafka-client.js';
 import type { OutMessage } from './messages.js';
 
 export interface StateStreamOptions {
@@ -135,15 +135,9 @@ export class StateStream {
 
   /** The latest committed snapshot in the state topic (read_committed, from the beginning to its end). */
   async #readSnapshot(): Promise<string | undefined> {
-    const admin = this.#kafka.admin();
-    await admin.connect();
-    let ends: Map<number, number>;
-    try {
-      // A state topic created a moment ago may not have its leader yet: "not the leader" is retriable.
-      ends = new Map((await retrying(() => admin.fetchTopicOffsets(this.#o.stateTopic))).map((p) => [p.partition, Number(p.high)]));
-    } finally {
-      await admin.disconnect();
-    }
+    // A state topic created a moment ago may not have its leader yet: "not the leader" is retriable.
+    const ends = await withAdmin(this.#kafka, async (admin) =>
+      new Map((await retrying(() => admin.fetchTopicOffsets(this.#o.stateTopic))).map((p) => [p.partition, Number(p.high)])));
     if ([...ends.values()].every((h) => h === 0)) return undefined;
     const reader = this.#kafka.consumer({ groupId: `${this.#o.groupId}.restore.${process.pid}.${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
     let latest: string | undefined;

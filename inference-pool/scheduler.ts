@@ -28,6 +28,7 @@ interface Job {
   /** The worker this job failed on, to retry it elsewhere when another worker is free. */
   avoidSlot: number;
   firstError: string | undefined;
+  firstCode: string | undefined;
   readonly settle: (result: JobResult) => void;
 }
 
@@ -68,7 +69,7 @@ export class Scheduler {
         settle({ ok: false, error: new WorkerCrashError('no inference worker is left: every worker failed to restart (see the worker_dead events)') });
         return;
       }
-      this.#queue.push({ message, enqueuedAt: performance.now(), avoidSlot: -1, firstError: undefined, settle });
+      this.#queue.push({ message, enqueuedAt: performance.now(), avoidSlot: -1, firstError: undefined, firstCode: undefined, settle });
       this.#dispatch();
     });
   }
@@ -141,6 +142,7 @@ export class Scheduler {
       message.attempt = 1;
       job.avoidSlot = slot.index;
       job.firstError = `${error.code}: ${error.message}`;
+      job.firstCode = error.code;
       this.#queue.unshift(job);
       this.#events.emit('retry', { slot: slot.index, texts: message.texts.length, code: error.code });
       return;
@@ -148,7 +150,7 @@ export class Scheduler {
     const both = `failed on two workers: first ${job.firstError}; then ${error.code}: ${error.message}`;
     // Killed two workers (crash or hang): most likely one of its texts does that, so say crash, and the
     // caller can bisect the batch to find it (src/model/classify-patiently.ts). Otherwise an inference error.
-    const crashedTwice = job.firstError?.startsWith(`${error.code}:`) === true && error.code === 'KLS_ERR_WORKER_CRASH';
+    const crashedTwice = job.firstCode === 'KLS_ERR_WORKER_CRASH' && error.code === 'KLS_ERR_WORKER_CRASH';
     const final = job.firstError === undefined ? error : crashedTwice ? new WorkerCrashError(both, { cause: error }) : new InferenceError(both, { cause: error });
     job.settle({ ok: false, error: final });
   }
