@@ -59,23 +59,23 @@ export async function ensureTopics(
   special: Readonly<Record<string, { partitions?: number; configs?: Record<string, string> }>> = {},
 ): Promise<Map<string, number>> {
   return withAdmin(kafka, async (admin) => {
-  const existing = new Set(await admin.listTopics());
-  const missing = [...new Set(topics)].filter((t) => !existing.has(t));
-  if (missing.length > 0 && create) {
-    await admin.createTopics({
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: special[topic]?.partitions ?? partitions,
-        replicationFactor: -1,
-        configEntries: Object.entries(special[topic]?.configs ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-      waitForLeaders: true,
-    });
-  }
-  // Right after createTopics a loaded broker may still answer "does not host this topic-partition" or
-  // "not the leader": those are retriable, and kafkajs' admin gives up on them too soon.
-  const meta = await retrying(() => admin.fetchTopicMetadata({ topics: [...new Set(topics)] }));
-  return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length > 0 && create) {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: special[topic]?.partitions ?? partitions,
+          replicationFactor: -1,
+          configEntries: Object.entries(special[topic]?.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+        waitForLeaders: true,
+      });
+    }
+    // Right after createTopics a loaded broker may still answer "does not host this topic-partition" or
+    // "not the leader": those are retriable, and kafkajs' admin gives up on them too soon.
+    const meta = await retrying(() => admin.fetchTopicMetadata({ topics: [...new Set(topics)] }));
+    return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
   });
 }
 

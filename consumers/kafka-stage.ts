@@ -9,7 +9,8 @@ import { ensureTopics, withAdmin } from './kafka-client.js';
 import { Ledger, type LedgerEntry, type TopicPartition } from './ledger.js';
 import type { Finished } from './messages.js';
 import { ProduceBudget, readProduceLimits } from './produce-budget.js';
-import { AtLeastOnceSink, ExactlyOnceSink, type FlushInfo, type Sink } from './sink.js';
+import { ExactlyOnceSink } from './exactly-once-sink.js';
+import { AtLeastOnceSink, type FlushInfo, type Sink } from './sink.js';
 import { KafkaSource, type SourceRecord } from './source.js';
 
 /** Fencing attempts before giving up (backoff 0.2 s doubling to 10 s: about a minute in all). */
@@ -26,8 +27,9 @@ export interface StageEventMap {
   assigned: [{ partitions: TopicPartition[] }];
   paused: [{ paused: boolean; inFlight: number }];
   error: [{ stage: string; error: Error }];
-  /** In-flight records given up for this run, uncommitted: the next owner redoes them. */
-  dropped: [{ count: number; reason: 'rebalance' | 'shutdown' }];
+  /** In-flight records left uncommitted: a rebalance or a stop (the next owner redoes them), a resync
+   *  (fetched again at once), or already written by another producer of the partition (never again). */
+  dropped: [{ count: number; reason: 'rebalance' | 'shutdown' | 'resync' | 'already-written' }];
   /** The stage cannot go on (consumer crashed for good, fencing keeps failing): exit and be restarted. */
   fatal: [{ error: Error }];
 }
@@ -90,6 +92,8 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
     const events = {
       onFlushed: (info: FlushInfo) => this.#onFlushed(info),
       onError: (error: Error) => this.emit('error', { stage: 'produce', error }),
+      onResync: (tp: TopicPartition, offset: number) => this.#resync(tp, offset),
+      onAlreadyWritten: (_tp: TopicPartition, count: number) => this.emit('dropped', { count, reason: 'already-written' }),
     };
     const sinkOptions = { budget: this.#budget, deadLetterTopic: options.deadLetterTopic };
     this.#sink = options.delivery === 'exactly-once'
@@ -218,6 +222,14 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
         await new Promise((r) => setTimeout(r, wait));
       }
     }
+  }
+
+  /** Exactly-once: the partition's ledger does not start at its committed offset; fetch it again from there. */
+  #resync(tp: TopicPartition, offset: number): void {
+    const dropped = this.#ledger.drop((t) => t.topic !== tp.topic || t.partition !== tp.partition);
+    this.#source.seek([{ tp, offset }]);
+    if (dropped.length > 0) this.emit('dropped', { count: dropped.length, reason: 'resync' });
+    this.#checkBackpressure();
   }
 
   #onFlushed(info: FlushInfo): void {

@@ -4,30 +4,17 @@
 //
 // at-least-once: one idempotent producer; every flush is one sendBatch over all partitions with ready
 //   records, then one offset commit. A crash between the two redoes those records (duplicates, no loss).
-// exactly-once: one transactional producer per input partition (transactional.id derived from group,
-//   topic and partition), so a new owner of a partition fences the old one (the pre-KIP-447 pattern;
-//   kafkajs has no consumer-group-metadata fencing). Each flush of a partition is one transaction holding
-//   its outputs and its offset commit; readers use read_committed.
+// exactly-once: exactly-once-sink.ts (one transactional producer per input partition).
 //
 // Every request is capped by bytes (produce-budget.ts); a "too large" refusal halves the caps and turns a
 // lone oversized message into a dead letter that fits, instead of retrying the same refused batch forever.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { ProduceError } from '../src/errors.js';
-import { withAdmin } from './kafka-client.js';
-import { tpKey, type Ledger, type ReadyRun, type TopicPartition } from './ledger.js';
+import type { Ledger, ReadyRun, TopicPartition } from './ledger.js';
 import { fitMessage, type Finished } from './messages.js';
 import { isTooLarge, messageBytes, type ProduceBudget } from './produce-budget.js';
 import type { KafkaSource } from './source.js';
-
-/**
- * The transactional id of one input partition's producer. Joined with '-', group "a-b" + topic "c" and
- * group "a" + topic "b-c" got the same id and fenced each other; '|' cannot occur in a topic name and is
- * escaped in the group id, so distinct (group, topic, partition) give distinct ids.
- */
-export function transactionalIdFor(groupId: string, tp: TopicPartition): string {
-  return `klassify|${encodeURIComponent(groupId)}|${tp.topic}|${tp.partition}`;
-}
 
 export interface SeekPoint {
   tp: TopicPartition;
@@ -49,7 +36,7 @@ export interface FlushInfo {
   finished: Finished[];
 }
 
-function finishedOf(runs: readonly ReadyRun<Out>[]): Finished[] {
+export function finishedOf(runs: readonly ReadyRun<Out>[]): Finished[] {
   const out: Finished[] = [];
   for (const run of runs) for (const e of run.entries) if (e.output !== undefined) out.push(e.output);
   return out;
@@ -59,6 +46,12 @@ export interface SinkEvents {
   /** A flush was acknowledged: records written per topic, time it took, and what was written. */
   onFlushed?(info: FlushInfo): void;
   onError?(error: Error): void;
+  /** Exactly-once: the ledger of `tp` does not start where the group's committed offset is (see
+   *  txn-plan.ts): drop what it holds of that partition and fetch again from `offset`. */
+  onResync?(tp: TopicPartition, offset: number): void;
+  /** Exactly-once: `count` records of a run were already written by another producer of the partition
+   *  (a zombie's ledger, a commit whose answer was lost): left out, not written again. */
+  onAlreadyWritten?(tp: TopicPartition, count: number): void;
 }
 
 export interface Sink {
@@ -77,9 +70,9 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-type Out = Finished;
+export type Out = Finished;
 
-function topicMessages(runs: readonly ReadyRun<Out>[]): TopicMessages[] {
+export function topicMessages(runs: readonly ReadyRun<Out>[]): TopicMessages[] {
   const byTopic = new Map<string, TopicMessages['messages']>();
   for (const run of runs) {
     for (const entry of run.entries) {
@@ -94,7 +87,7 @@ function topicMessages(runs: readonly ReadyRun<Out>[]): TopicMessages[] {
 }
 
 /** Replaces, in place, every message over its topic's current limit by a dead letter that fits. */
-function fitRuns(runs: readonly ReadyRun<Out>[], o: SinkOptions): void {
+export function fitRuns(runs: readonly ReadyRun<Out>[], o: SinkOptions): void {
   for (const run of runs) {
     for (const entry of run.entries) {
       const out = entry.output;
@@ -106,7 +99,7 @@ function fitRuns(runs: readonly ReadyRun<Out>[], o: SinkOptions): void {
 }
 
 /** Waits for `p` at most `ms`; its failure or slowness is not the caller's concern. */
-async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+export async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
   if (p === undefined) return;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
@@ -114,7 +107,7 @@ async function within(p: Promise<unknown> | undefined, ms: number): Promise<void
 }
 
 /** Exponential backoff with jitter, reset on success (kafkajs' retrier does the same inside a request). */
-class Backoff {
+export class Backoff {
   #failures = 0;
   constructor(private readonly firstMs = 50, private readonly maxMs = 5_000) {}
   next(): number {
@@ -126,13 +119,13 @@ class Backoff {
   }
 }
 
-function count(tm: readonly TopicMessages[]): { records: number; byTopic: Map<string, number> } {
+export function count(tm: readonly TopicMessages[]): { records: number; byTopic: Map<string, number> } {
   const byTopic = new Map(tm.map((t) => [t.topic, t.messages.length]));
   return { records: [...byTopic.values()].reduce((a, b) => a + b, 0), byTopic };
 }
 
 /** Runs `flush` whenever kicked, one at a time, re-running while work remains. */
-class FlushLoop {
+export class FlushLoop {
   #running: Promise<void> | undefined;
   #again = false;
   #idle: (() => void)[] = [];
@@ -288,207 +281,5 @@ export class AtLeastOnceSink implements Sink {
     await this.#loop.idle();
     clearTimeout(this.#commitTimer);
     await this.#producer.disconnect();
-  }
-}
-
-export class ExactlyOnceSink implements Sink {
-  readonly #producers = new Map<string, Promise<Producer>>();
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #loop: FlushLoop;
-  readonly #backoff = new Backoff();
-  /** Next offset after this instance's last committed transaction, per partition (tpKey). */
-  readonly #committed = new Map<string, number>();
-  /** Partitions whose last transaction failed with an unknown outcome (see #commitRun). */
-  readonly #unsure = new Set<string>();
-  #failure: string | undefined;
-
-  constructor(
-    private readonly kafka: Kafka,
-    private readonly ledger: Ledger<Out>,
-    private readonly groupId: string,
-    private readonly options: SinkOptions,
-    private readonly events: SinkEvents = {},
-  ) {
-    this.#loop = new FlushLoop(() => this.#flushOnce(), (e) => this.events.onError?.(e));
-  }
-
-  get failure(): string | undefined {
-    return this.#failure;
-  }
-
-  /**
-   * A failed transaction keeps its partition blocked for a backoff before the run is handed out again:
-   * released at once, it was retried in a tight loop, thousands of times a second, while a broker was away.
-   */
-  async #failed(run: ReadyRun<Out>, error: Error): Promise<void> {
-    this.#failure = error.message;
-    if (isTooLarge(error)) this.options.budget.refused();
-    this.events.onError?.(error);
-    await sleep(this.#backoff.next());
-    this.ledger.release(run);
-  }
-
-  #producer(tp: TopicPartition): Promise<Producer> {
-    const k = tpKey(tp);
-    let p = this.#producers.get(k);
-    if (p === undefined) {
-      const producer = this.kafka.producer({
-        transactionalId: transactionalIdFor(this.groupId, tp),
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: 60_000,
-        allowAutoTopicCreation: false,
-        // After a commit the coordinator writes its markers asynchronously and answers the next
-        // transaction's first request with CONCURRENT_TRANSACTIONS until done (a few ms). The default
-        // 100 ms first backoff would stall every partition's next flush; retry quickly instead.
-        retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 50 },
-      });
-      // kafkajs' connect() does not run InitProducerId; its first transaction() does. Beginning and
-      // aborting an empty transaction forces it now: it fences any older producer with this id and
-      // waits until the coordinator completed or aborted what that one left open (CONCURRENT_TRANSACTIONS
-      // is retried meanwhile), so the committed offsets read after it are final.
-      p = producer.connect().then(async () => {
-        const fence = await producer.transaction();
-        await fence.abort();
-        return producer;
-      });
-      p.catch(() => this.#producers.delete(k));
-      this.#producers.set(k, p);
-    }
-    return p;
-  }
-
-  kick(): void {
-    this.#loop.kick();
-  }
-
-  async #flushOnce(): Promise<boolean> {
-    const runs = this.ledger.takeReady(this.options.budget.take(true));
-    if (runs.length === 0) {
-      if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
-      return this.#inFlight.size > 0;
-    }
-    fitRuns(runs, this.options);
-    for (const run of runs) {
-      const t: Promise<void> = this.#commitRun(run).finally(() => {
-        this.#inFlight.delete(t);
-        this.kick();
-      });
-      this.#inFlight.add(t);
-    }
-    return true;
-  }
-
-  async #commitRun(run: ReadyRun<Out>): Promise<void> {
-    const started = performance.now();
-    const tm = topicMessages([run]);
-    const last = run.entries[run.entries.length - 1];
-    if (last === undefined) return;
-    let producer: Producer;
-    try {
-      producer = await this.#producer(run.tp);
-    } catch (err) {
-      await this.#failed(run, new ProduceError(`transactional producer for ${run.tp.topic}[${run.tp.partition}]: ${(err as Error).message}`, { cause: err }));
-      return;
-    }
-    // After a failed transaction its outcome is unknown: the broker may have committed it just before the
-    // connection broke. The new producer's init has settled it by now; the group's committed offset says
-    // which, and what is already committed is not sent again (it would be written twice).
-    if (this.#unsure.has(tpKey(run.tp))) {
-      try {
-        const committed = (await this.#committedOffsets([run.tp]))[0]!;
-        this.#unsure.delete(tpKey(run.tp));
-        const first = run.entries[0] as (typeof run.entries)[number];
-        if (committed > first.offset) {
-          this.ledger.acknowledgeBelow(run, committed);
-          this.#committed.set(tpKey(run.tp), committed);
-          return;
-        }
-      } catch (err) {
-        await this.#failed(run, new ProduceError(`reading the committed offset of ${run.tp.topic}[${run.tp.partition}]: ${(err as Error).message}`, { cause: err }));
-        return;
-      }
-    }
-    let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
-    try {
-      txn = await producer.transaction();
-      if (tm.length > 0) await txn.sendBatch({ topicMessages: tm, acks: -1 });
-      await txn.sendOffsets({
-        consumerGroupId: this.groupId,
-        topics: [{ topic: run.tp.topic, partitions: [{ partition: run.tp.partition, offset: String(last.offset + 1) }] }],
-      });
-      await txn.commit();
-    } catch (err) {
-      // Bounded: after a coordinator move kafkajs may never answer an abort or a disconnect, and a wait
-      // here would hold the partition's run for ever (seen once in CI: 16 results never written). The new
-      // producer's InitProducerId aborts whatever this one left open anyway.
-      await within(txn?.abort(), 5_000);
-      // A fenced producer stays fenced: make a new one next time (it will fence or be refused cleanly).
-      this.#producers.delete(tpKey(run.tp));
-      this.#unsure.add(tpKey(run.tp));
-      void within(producer.disconnect(), 5_000);
-      await this.#failed(run, new ProduceError(`transaction for ${run.tp.topic}[${run.tp.partition}] aborted: ${(err as Error).message}`, { cause: err }));
-      return;
-    }
-    this.#failure = undefined;
-    this.#backoff.reset();
-    this.options.budget.succeeded();
-    this.#committed.set(tpKey(run.tp), last.offset + 1);
-    const appendTime = Date.now();
-    this.ledger.acknowledge(run);
-    this.ledger.markCommitted([{ tp: run.tp, offset: last.offset + 1 }]);
-    this.events.onFlushed?.({ ...count(tm), ms: performance.now() - started, appendTime, finished: finishedOf([run]) });
-  }
-
-  async flushAll(): Promise<void> {
-    this.kick();
-    await this.#loop.idle();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-  }
-
-  /** The group's committed offset of each partition (-1: none), in the order given. */
-  #committedOffsets(tps: readonly TopicPartition[]): Promise<number[]> {
-    return withAdmin(this.kafka, async (admin) => {
-      const fetched = await admin.fetchOffsets({ groupId: this.groupId, topics: [...new Set(tps.map((tp) => tp.topic))] });
-      return tps.map((tp) => Number(fetched.find((t) => t.topic === tp.topic)?.partitions.find((x) => x.partition === tp.partition)?.offset ?? -1));
-    });
-  }
-
-  /**
-   * Fence, then read: (1) wait for this instance's own transactions still in flight, which could
-   * otherwise commit after the read below; (2) init every assigned partition's producer, fencing older
-   * owners and settling what they left open; (3) read the group's committed offsets. A commit of ours
-   * whose markers the coordinator has not yet written is not visible to that read, so for a partition we
-   * kept, our own last commit wins when it is later.
-   */
-  async onAssignment(assigned: readonly TopicPartition[]): Promise<SeekPoint[]> {
-    const keep = new Set(assigned.map(tpKey));
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    // Every producer is made anew, kept partitions too: kafkajs inits a producer once, and this instance
-    // cannot tell whether another one owned a "kept" partition in between (a frozen zombie that lost its
-    // session, a generation whose sync it missed). A fresh init fences whoever wrote meanwhile and waits
-    // for what they left open, so the read below is final.
-    for (const [k, p] of this.#producers) {
-      this.#producers.delete(k);
-      if (!keep.has(k)) this.#committed.delete(k);
-      void within(p.then((producer) => producer.disconnect()), 5_000);
-    }
-    await Promise.all(assigned.map((tp) => this.#producer(tp)));
-    // The offsets read below settle what a failed transaction did: nothing stays unsure.
-    this.#unsure.clear();
-    const group = await this.#committedOffsets(assigned);
-    const points: SeekPoint[] = [];
-    assigned.forEach((tp, i) => {
-      const offset = Math.max(group[i]!, this.#committed.get(tpKey(tp)) ?? -1);
-      if (offset >= 0) points.push({ tp, offset });
-    });
-    return points;
-  }
-
-  async close(): Promise<void> {
-    await this.flushAll();
-    const producers = await Promise.allSettled([...this.#producers.values()]);
-    await Promise.all(producers.map(async (r) => (r.status === 'fulfilled' ? r.value.disconnect() : undefined)));
-    this.#producers.clear();
   }
 }

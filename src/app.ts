@@ -11,6 +11,14 @@ import { Pipeline } from './pipeline.js';
 import { loadBrandMatcher } from '../brands/index.js';
 import { resolveBrokers } from './services/brokers.js';
 
+/** What becomes of in-flight records the Kafka stage let go, by reason (consumers/kafka-stage.ts). */
+const DROPPED_FATE = {
+  rebalance: 'left uncommitted, to be redone',
+  shutdown: 'left uncommitted, to be redone',
+  resync: 'fetched again from the committed offset',
+  'already-written': 'already written by another producer of their partition, not written again',
+} as const;
+
 export type ClassifierFactory = (config: ResolvedConfig) => Promise<Classifier>;
 
 /** Something started alongside the pipeline (the metrics server), stopped with it. */
@@ -104,7 +112,7 @@ export class App {
     // retried produce failure would have crashed the process.
     const limited = rateLimited(log);
     pipeline.on('error', ({ stage, error }) => limited(stage, `klassify: ${stage}: ${codeOf(error) === 'KLS_ERR_INTERNAL' ? '' : `${codeOf(error)}: `}${error.message}`));
-    pipeline.on('dropped', ({ count, reason }) => limited(`dropped:${reason}`, `klassify: ${reason}: ${count} in-flight records left uncommitted, to be redone`));
+    pipeline.on('dropped', ({ count, reason }) => limited(`dropped:${reason}`, `klassify: ${reason}: ${count} in-flight records ${DROPPED_FATE[reason]}`));
     pipeline.on('fatal', ({ error }) => {
       app.#fatal ??= error;
       log(`klassify: ${codeOf(error)}: ${error.message}`);

@@ -69,7 +69,7 @@ export class Metrics {
     this.groupStatus = gauge('klassify_consumer_group_status', 'Group status: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.', ['group']);
     this.errors = counter('klassify_errors_total', 'Errors by pipeline stage (retried or dead-lettered; see logs).', ['stage']);
     this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight.');
-    this.redone = counter('klassify_records_redone_total', 'In-flight records given up uncommitted, for the next owner to redo (rebalance, or a transient failure at shutdown).', ['reason']);
+    this.redone = counter('klassify_records_redone_total', 'In-flight records let go uncommitted: for the next owner to redo (rebalance, transient failure at shutdown), fetched again (resync), or already written by another producer of the partition (already-written).', ['reason']);
     this.groupJoins = counter('klassify_group_joins_total', 'Times this instance joined its consumer group (1 + rebalances it took part in).');
   }
 

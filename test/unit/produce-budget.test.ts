@@ -118,7 +118,7 @@ describe('fitMessage', () => {
 
 describe('transactional ids', () => {
   it('differ whenever group, topic or partition differ, even with dashes in the names', async () => {
-    const { transactionalIdFor } = await import('../../consumers/sink.js');
+    const { transactionalIdFor } = await import('../../consumers/exactly-once-sink.js');
     const a = transactionalIdFor('a-b', { topic: 'c', partition: 1 });
     const b = transactionalIdFor('a', { topic: 'b-c', partition: 1 });
     const c = transactionalIdFor('a|b', { topic: 'c', partition: 1 });
