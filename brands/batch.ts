@@ -96,3 +96,20 @@ export function brandFields(plan: PostPlan, spanIndex: readonly number[], postSc
     excludedBrands: plan.excluded.map((e) => ({ brand: e.brand, phrase: e.phrase, start: e.start, end: e.end })),
   };
 }
+
+export interface BrandBatch {
+  /** What the model classifies: each post's text, then (with brands) the distinct mention spans. */
+  texts: string[];
+  /** Post i's brand fields from the scores of `texts` (undefined without brand monitoring). */
+  fieldsOf(i: number, postScores: Readonly<Record<string, number>>, scoresAt: (k: number) => Readonly<Record<string, number>> | undefined): BrandFields | undefined;
+}
+
+/**
+ * A micro-batch's inference plan: with brands, each mention's span joins its post in the one inference
+ * call (a single-brand post's span is the post itself and costs nothing); without, just the posts.
+ */
+export function brandBatch(matcher: BrandMatcher | undefined, posts: readonly { id: string; text: string; ts: number }[]): BrandBatch {
+  if (matcher === undefined) return { texts: posts.map((p) => p.text), fieldsOf: () => undefined };
+  const { plans, batch } = planBatch(matcher, posts);
+  return { texts: batch.texts, fieldsOf: (i, postScores, scoresAt) => brandFields(plans[i] as PostPlan, batch.spanIndex[i] as number[], postScores, scoresAt) };
+}

@@ -4,17 +4,18 @@
 import { EventEmitter } from 'node:events';
 import type { Kafka } from 'kafkajs';
 import { decodeInput, type DecodedInput, type DecodeOptions } from '../consumers/decode.js';
-import { EncodeFailure, OutputEncoder } from '../consumers/encode.js';
+import { OutputEncoder } from '../consumers/encode.js';
 import { KafkaStage, type StageEventMap, type Taken } from '../consumers/kafka-stage.js';
-import { resultRecord, type OutMessage } from '../consumers/messages.js';
+import { resultRecord } from '../consumers/messages.js';
 import { isRegistryUnavailable, whileRegistryUnavailable, type RegistrySerdes } from '../consumers/serdes.js';
-import { brandFields, planBatch, type BrandMatcher } from '../brands/index.js';
+import { brandBatch, type BrandMatcher } from '../brands/index.js';
 import { AimdController } from './batching/aimd.js';
 import { MicroBatcher, type BatchItem } from './batching/micro-batcher.js';
 import type { ResolvedConfig } from './config.js';
 import { codeOf, messageOf } from './errors.js';
 import { classifyPatiently } from './model/classify-patiently.js';
 import { isFailure, type Classifier } from './model/classifier.js';
+import { ResultWriter } from './result-writer.js';
 
 interface Job extends Taken {
   input: DecodedInput;
@@ -39,13 +40,10 @@ export interface PipelineOptions {
 
 const FORWARDED = ['records_in', 'flushed', 'latency', 'assigned', 'paused', 'error', 'dropped', 'fatal'] as const;
 
-/** Outcomes that are nobody's record's fault: the pool closed, or still overloaded when stopping. */
-const NOT_THE_RECORD = new Set(['KLS_ERR_POOL_CLOSED', 'KLS_ERR_POOL_OVERLOADED']);
-
 export class Pipeline extends EventEmitter<PipelineEventMap> {
   readonly #o: PipelineOptions;
   readonly #stage: KafkaStage;
-  readonly #encoder: OutputEncoder;
+  readonly #writer: ResultWriter;
   readonly #batcher: MicroBatcher<Job>;
   readonly #aimd: AimdController | undefined;
   readonly #decode: DecodeOptions;
@@ -59,7 +57,8 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     this.#stage = new KafkaStage(kafka, { ...p, createTopics: options.createTopics !== false });
     for (const event of FORWARDED) this.#stage.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
     const retry = <T>(step: () => Promise<T>): Promise<T> => this.#untilAvailable(step);
-    this.#encoder = new OutputEncoder({ format: p.outputFormat, outputTopic: p.outputTopic, deadLetterTopic: p.deadLetterTopic, serdes: options.serdes, retry });
+    const encoder = new OutputEncoder({ format: p.outputFormat, outputTopic: p.outputTopic, deadLetterTopic: p.deadLetterTopic, serdes: options.serdes, retry });
+    this.#writer = new ResultWriter(this.#stage, encoder, (topic, code) => this.emit('dead_letter', { topic, code }));
     this.#batcher = new MicroBatcher<Job>(
       { maxSize: config.batch.maxSize, maxTokens: config.batch.maxTokens, maxWaitMs: config.batch.maxWaitMs, slots: classifier.health().workers },
       (items) => this.#dispatch(items),
@@ -94,7 +93,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
             (input) => {
               if (!t.entry.dropped) this.#batcher.add({ ...t, input }, this.#estimateTokens(input.text));
             },
-            (err: unknown) => (isRegistryUnavailable(err) ? this.#abandon(t) : void this.#deadLetter(t, codeOf(err), messageOf(err))),
+            (err: unknown) => (isRegistryUnavailable(err) ? this.#writer.abandon(t) : void this.#writer.deadLetter(t, codeOf(err), messageOf(err))),
           );
         }
       },
@@ -107,34 +106,12 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     return Math.min(this.#o.classifier.model.maxLength, Math.ceil(text.length / 4) + 2);
   }
 
-  /**
-   * A transient failure that outlasted the run (only while stopping, or the pool is gone): the record is
-   * left uncommitted for the next owner, with the rest of its partition after it, never dead-lettered.
-   */
-  #abandon(job: Taken): void {
-    this.#stage.abandon(job.entry);
-    this.#stage.flush();
-  }
-
-  async #deadLetter(job: Taken, code: string, message: string): Promise<void> {
-    const msg = await this.#encoder.deadLetter(job.record, code, message, this.#stage.deadLetterPartition(job.record));
-    this.#finish(job, msg, true);
-    this.emit('dead_letter', { topic: job.record.topic, code });
-    this.#stage.flush();
-  }
-
-  #finish({ entry, record }: Taken, message: OutMessage, deadLetter: boolean, eventTs = Number(record.timestamp)): void {
-    this.#stage.complete(entry, { messages: [message], eventTs, receivedAt: record.receivedAt, deadLetter });
-  }
-
   async #dispatch(items: BatchItem<Job>[]): Promise<void> {
     const live = items.filter((i) => !i.value.entry.dropped);
     if (live.length === 0) return;
     const started = performance.now();
-    // With brands, each mention's span joins its post in this one inference call (texts beyond the
-    // posts' own are the spans; a single-brand post's span is the post itself and costs nothing).
-    const planned = this.#o.brands ? planBatch(this.#o.brands, live.map((i) => i.value.input)) : undefined;
-    const outcomes = await classifyPatiently(this.#o.classifier, planned?.batch.texts ?? live.map((i) => i.value.input.text), () => this.#stopping);
+    const plan = brandBatch(this.#o.brands, live.map((i) => i.value.input));
+    const outcomes = await classifyPatiently(this.#o.classifier, plan.texts, () => this.#stopping);
     const scoresAt = (k: number): Record<string, number> | undefined => {
       const o = outcomes[k];
       return o && !isFailure(o) ? o.scores : undefined;
@@ -150,17 +127,12 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       const job = item.value;
       const outcome = outcomes[i]!;
       if (job.entry.dropped) return;
-      if (isFailure(outcome)) {
-        return NOT_THE_RECORD.has(outcome.error.code) ? this.#abandon(job) : this.#deadLetter(job, outcome.error.code, outcome.error.message);
-      }
+      if (isFailure(outcome)) return this.#writer.failed(job, outcome.error);
       labels.push(outcome.label);
       const timings = { receivedAt: job.record.receivedAt, queueMs: started - item.enqueuedAt, inferenceMs, batchSize: live.length };
-      const brands = planned && brandFields(planned.plans[i]!, planned.batch.spanIndex[i]!, outcome.scores, scoresAt);
+      const brands = plan.fieldsOf(i, outcome.scores, scoresAt);
       const result = resultRecord(job.input, job.record, outcome, { name: m.name, version: m.version, target: m.target }, timings, brands);
-      const encoded = await this.#encoder.result(result, job.record, this.#stage.outputPartition(job.record));
-      // One record's result that its schema cannot carry is that record's dead letter, never a crash.
-      if (encoded instanceof EncodeFailure) return encoded.transient ? this.#abandon(job) : this.#deadLetter(job, encoded.code, encoded.message);
-      this.#finish(job, encoded, false, result.ts ?? Number(job.record.timestamp));
+      return this.#writer.result(job, result);
     }));
     this.emit('batch', { size: live.length, tokens: live.reduce((n, i) => n + i.tokens, 0), queueMs: started - live[0]!.enqueuedAt, inferenceMs, labels });
     this.#stage.flush();
