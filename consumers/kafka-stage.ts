@@ -49,6 +49,8 @@ export interface StageOptions {
   commitIntervalMs: number;
   /** Fetching pauses at this many records in flight and resumes at half. */
   maxInFlight: number;
+  /** Fetching also pauses at this many bytes (keys + values) in flight, and resumes at half. */
+  maxInFlightBytes: number;
 }
 
 /** One fetched record, entered in the ledger: complete it (result or dead letter) to get it written. */
@@ -108,6 +110,10 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
 
   get inFlight(): number {
     return this.#ledger.size;
+  }
+
+  get inFlightBytes(): number {
+    return this.#ledger.bytes;
   }
 
   /** Why the stage cannot make progress now (empty: ready). */
@@ -172,7 +178,7 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
     this.emit('records_in', { topic: tp.topic, partition: tp.partition, count: records.length });
     const taken: Taken[] = [];
     for (const record of records) {
-      const entry = this.#ledger.append(tp, Number(record.offset));
+      const entry = this.#ledger.append(tp, Number(record.offset), (record.key?.length ?? 0) + (record.value?.length ?? 0));
       // A record already in flight (fetched again after a seek) is not taken twice.
       if (entry !== undefined) taken.push({ entry, record });
     }
@@ -250,12 +256,15 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
 
   #checkBackpressure(): void {
     const max = this.#o.maxInFlight;
+    const maxBytes = this.#o.maxInFlightBytes;
     const size = this.#ledger.size;
-    if (!this.#backpressure && size >= max) {
+    const bytes = this.#ledger.bytes;
+    // By records and by bytes: 4,096 posts of 60 KB would be 240 MB in flight under the record bound alone.
+    if (!this.#backpressure && (size >= max || bytes >= maxBytes)) {
       this.#backpressure = true;
       this.#source.pause(this.#source.assignment);
       this.emit('paused', { paused: true, inFlight: size });
-    } else if (this.#backpressure && size <= max / 2 && !this.#stopping) {
+    } else if (this.#backpressure && size <= max / 2 && bytes <= maxBytes / 2 && !this.#stopping) {
       this.#backpressure = false;
       this.#source.resume(this.#source.assignment);
       this.emit('paused', { paused: false, inFlight: size });

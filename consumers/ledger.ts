@@ -14,6 +14,8 @@ export const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.part
 export interface LedgerEntry<O> {
   readonly tp: TopicPartition;
   readonly offset: number;
+  /** What the fetched record weighs (key + value bytes), for the bytes-in-flight bound. */
+  readonly bytes: number;
   /** Set once the record's output (result or dead letter) is known. */
   output: O | undefined;
   done: boolean;
@@ -55,6 +57,7 @@ export interface TakeBudget<O> {
 export class Ledger<O> {
   readonly #partitions = new Map<string, PartitionState<O>>();
   #size = 0;
+  #bytes = 0;
   #runs = 0;
 
   /** Records in flight (fetched, not acknowledged), over all partitions. */
@@ -62,19 +65,25 @@ export class Ledger<O> {
     return this.#size;
   }
 
+  /** Bytes of the records in flight (their keys and values as fetched), over all partitions. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   sizeOf(tp: TopicPartition): number {
     return this.#partitions.get(tpKey(tp))?.entries.length ?? 0;
   }
 
   /** Adds a fetched record; undefined when that offset is already in flight (fetched twice). */
-  append(tp: TopicPartition, offset: number): LedgerEntry<O> | undefined {
+  append(tp: TopicPartition, offset: number, bytes = 0): LedgerEntry<O> | undefined {
     const state = this.#state(tp);
     const last = state.entries[state.entries.length - 1];
     if (last !== undefined && offset <= last.offset) return undefined;
     if (state.abandonedFrom !== undefined && offset >= state.abandonedFrom) return undefined;
-    const entry: LedgerEntry<O> = { tp, offset, output: undefined, done: false, dropped: false };
+    const entry: LedgerEntry<O> = { tp, offset, bytes, output: undefined, done: false, dropped: false };
     state.entries.push(entry);
     this.#size++;
+    this.#bytes += bytes;
     return entry;
   }
 
@@ -115,9 +124,8 @@ export class Ledger<O> {
     if (state === undefined || state.sending === 0 || state.sendingRun !== run.id) return;
     const n = Math.min(state.sending, run.entries.length);
     const last = state.entries[n - 1] as LedgerEntry<O>;
-    state.entries.splice(0, n);
+    this.#remove(state.entries.splice(0, n));
     state.sending = 0;
-    this.#size -= n;
     state.commitOffset = last.offset + 1;
   }
 
@@ -131,8 +139,7 @@ export class Ledger<O> {
     let n = 0;
     while (n < state.sending && (state.entries[n] as LedgerEntry<O>).offset < offset) n++;
     if (n > 0) {
-      state.entries.splice(0, n);
-      this.#size -= n;
+      this.#remove(state.entries.splice(0, n));
       state.commitOffset = offset;
       state.committedOffset = offset;
     }
@@ -173,7 +180,7 @@ export class Ledger<O> {
         e.dropped = true;
         dropped.push(e);
       }
-      this.#size -= state.entries.length;
+      this.#remove(state.entries);
       this.#partitions.delete(key);
     }
     return dropped;
@@ -193,8 +200,13 @@ export class Ledger<O> {
     state.abandonedFrom = entry.offset;
     const gone = state.entries.splice(at);
     for (const e of gone) e.dropped = true;
-    this.#size -= gone.length;
+    this.#remove(gone);
     return gone.length;
+  }
+
+  #remove(entries: readonly LedgerEntry<O>[]): void {
+    this.#size -= entries.length;
+    for (const e of entries) this.#bytes -= e.bytes;
   }
 
   partitions(): TopicPartition[] {

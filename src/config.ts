@@ -39,6 +39,7 @@ const schema = z.object({
     delivery: z.enum(['at-least-once', 'exactly-once']),
     maxTextBytes: z.number().int().min(1),
     maxInFlight: z.number().int().min(1),
+    maxInFlightBytes: z.number().int().min(64 * 1024),
     shutdownTimeoutMs: z.number().int().min(100),
     sessionTimeoutMs: z.number().int().min(1000),
     commitIntervalMs: z.number().int().min(0),

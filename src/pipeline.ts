@@ -81,6 +81,10 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     return this.#stage.inFlight;
   }
 
+  get inFlightBytes(): number {
+    return this.#stage.inFlightBytes;
+  }
+
   get batcher(): MicroBatcher<unknown> {
     return this.#batcher as MicroBatcher<unknown>;
   }

@@ -23,6 +23,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
     port: config.metrics.port,
     token: config.metrics.token,
     insecure: config.metrics.insecure,
+    onStreamClientDropped: (why) => metrics.streamDrops.inc({ why }),
     metrics: async () => {
       metrics.sample(classifier, pipeline);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

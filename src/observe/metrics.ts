@@ -27,6 +27,7 @@ export class Metrics {
   readonly poolBusyRatio: client.Gauge;
   readonly poolWorkers: client.Gauge;
   readonly inFlight: client.Gauge;
+  readonly inFlightBytes: client.Gauge;
   readonly fetchPaused: client.Gauge;
   readonly modelInfo: client.Gauge<'name' | 'version' | 'target'>;
   readonly lagRecords: client.Gauge<'group' | 'topic' | 'partition'>;
@@ -35,6 +36,7 @@ export class Metrics {
   readonly errors: client.Counter<'stage'>;
   readonly groupJoins: client.Counter;
   readonly redone: client.Counter<'reason'>;
+  readonly streamDrops: client.Counter<'why'>;
   readonly fetchPauses: client.Counter;
 
   constructor(registry: Registry = new client.Registry()) {
@@ -62,14 +64,16 @@ export class Metrics {
     this.poolBusyRatio = gauge('klassify_pool_busy_ratio', 'Share of time the inference workers were busy (0..1).');
     this.poolWorkers = gauge('klassify_pool_workers', 'Inference workers running.');
     this.inFlight = gauge('klassify_in_flight_records', 'Records fetched and not yet committed.');
+    this.inFlightBytes = gauge('klassify_in_flight_bytes', 'Bytes (keys + values as fetched) of the records in flight.');
     this.fetchPaused = gauge('klassify_fetch_paused', '1 while fetching is paused for backpressure.');
     this.modelInfo = gauge('klassify_model_info', 'The loaded model (value is always 1).', ['name', 'version', 'target']);
     this.lagRecords = gauge('klassify_consumer_lag_records', 'Log-end offset minus committed offset.', ['group', 'topic', 'partition']);
     this.lagSeconds = gauge('klassify_consumer_lag_seconds', 'Age of the oldest unconsumed record (0 when none).', ['group', 'topic', 'partition']);
     this.groupStatus = gauge('klassify_consumer_group_status', 'Group status: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.', ['group']);
     this.errors = counter('klassify_errors_total', 'Errors by pipeline stage (retried or dead-lettered; see logs).', ['stage']);
-    this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight.');
+    this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight or --max-in-flight-bytes.');
     this.redone = counter('klassify_records_redone_total', 'In-flight records let go uncommitted: for the next owner to redo (rebalance, transient failure at shutdown), fetched again (resync), or already written by another producer of the partition (already-written).', ['reason']);
+    this.streamDrops = counter('klassify_dashboard_streams_dropped_total', 'Live-dashboard streams closed to stay bounded: the oldest past the client cap, or a client that stopped reading.', ['why']);
     this.groupJoins = counter('klassify_group_joins_total', 'Times this instance joined its consumer group (1 + rebalances it took part in).');
   }
 
@@ -117,6 +121,7 @@ export class Metrics {
     this.poolBusyRatio.set(h.busyRatio);
     this.poolWorkers.set(h.workers);
     this.inFlight.set(pipeline.inFlight);
+    this.inFlightBytes.set(pipeline.inFlightBytes);
   }
 
   observeLag(g: GroupLag): void {

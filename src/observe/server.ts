@@ -23,6 +23,12 @@ export interface ObserveServerOptions {
   history?: number;
   /** Extra read-only JSON endpoints by path (the brand monitor's /brands/data). */
   json?: Readonly<Record<string, () => unknown>>;
+  /** Live-stream (SSE) clients at most; a new one past it closes the oldest (default 32). */
+  maxStreamClients?: number;
+  /** Told when a stream client is closed to keep within the bounds (for a counter). */
+  onStreamClientDropped?: (why: 'oldest' | 'slow') => void;
+  /** A stream client with more than this many bytes unsent is too slow and is closed (default 1 MiB). */
+  slowClientBytes?: number;
 }
 
 const DASHBOARD_DIR = join(packageRoot, 'src', 'observe', 'dashboard');
@@ -87,7 +93,18 @@ export class ObserveServer {
     const max = this.#o.history ?? 300;
     if (this.#history.length > max) this.#history.splice(0, this.#history.length - max);
     const frame = `data: ${JSON.stringify(snapshot)}\n\n`;
-    for (const res of this.#clients) res.write(frame);
+    const slow = this.#o.slowClientBytes ?? 1024 * 1024;
+    for (const res of this.#clients) {
+      // A client that does not read (a sleeping laptop's tab, a stalled proxy) would buffer every frame
+      // in this process for ever: past the bound it is dropped, and its page reconnects when it wakes.
+      if (res.writableLength > slow) {
+        this.#clients.delete(res);
+        res.destroy();
+        this.#o.onStreamClientDropped?.('slow');
+        continue;
+      }
+      res.write(frame);
+    }
   }
 
   async close(): Promise<void> {
@@ -176,6 +193,15 @@ export class ObserveServer {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     // History first, so a fresh page shows the last minutes at once.
     res.write(`event: history\ndata: ${JSON.stringify(this.#history)}\n\n`);
+    // Bounded: each client costs a socket and its unsent frames. The oldest makes room for the newest,
+    // which is most likely the one a person is looking at.
+    const max = this.#o.maxStreamClients ?? 32;
+    for (const old of this.#clients) {
+      if (this.#clients.size < max) break;
+      this.#clients.delete(old);
+      old.end();
+      this.#o.onStreamClientDropped?.('oldest');
+    }
     this.#clients.add(res);
     res.on('close', () => this.#clients.delete(res));
   }

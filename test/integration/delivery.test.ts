@@ -195,6 +195,48 @@ describe('delivery under crashes', () => {
     }
   }, 300_000);
 
+  it('backpressure by bytes: 50 KB posts past --max-in-flight-bytes pause fetching, bytes in flight stay bounded, it resumes to the end', async () => {
+    const t = topics('bp-bytes');
+    const kafka = testKafka();
+    await createTopic(kafka, t.input, 3);
+    await createTopic(kafka, t.output, 3);
+    const gen = new PostGenerator(5);
+    const COUNT = 240;
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < COUNT; i += 10) {
+      const posts = Array.from({ length: 10 }, () => gen.next());
+      // ~50 KB each, under --max-text-bytes (64 KB): 12 MB in all, twelve times the bound below.
+      await producer.send({ topic: t.input, messages: posts.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: `${p.text} `.repeat(Math.ceil(50_000 / (p.text.length + 1))).slice(0, 50_000) }) })) });
+    }
+    await producer.disconnect();
+    const BOUND = 1024 * 1024;
+    const p = await startPipeline(pipelineArgs(t, ['--max-in-flight-bytes', String(BOUND)]));
+    let maxBytes = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await (await fetch(`${p.url}/metrics`)).text();
+        maxBytes = Math.max(maxBytes, Number(/^klassify_in_flight_bytes (\d+)/m.exec(m)?.[1] ?? 0));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      const out = await collect(kafka, t.output, COUNT, { timeoutMs: 240_000 });
+      sampling = false;
+      await sampler;
+      expect(out).toHaveLength(COUNT);
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      expect(Number(/^klassify_fetch_pauses_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      // The bound plus at most one fetch (1 MB in all) that was under way when it was reached.
+      expect(maxBytes).toBeGreaterThan(0);
+      expect(maxBytes).toBeLessThan(BOUND + 1.2 * 1024 * 1024);
+    } finally {
+      sampling = false;
+      expect(await p.stop()).toBe(0);
+    }
+  }, 300_000);
+
   it('rebalances under load (an instance joins, then one leaves): at-least-once, no input missing', async () => {
     const t = topics('rebalance-alo');
     const ids = await fill(t, 4);

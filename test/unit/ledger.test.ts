@@ -5,6 +5,32 @@ const p0 = { topic: 't', partition: 0 };
 const p1 = { topic: 't', partition: 1 };
 
 describe('Ledger', () => {
+  it('counts the bytes in flight through acknowledge, acknowledgeBelow, abandon and drop', () => {
+    const l = new Ledger<string>();
+    const a = l.append(p0, 1, 100)!;
+    const b = l.append(p0, 2, 200)!;
+    l.append(p0, 3, 300);
+    l.append(p1, 1, 1000);
+    const c = l.append(p1, 2, 2000)!;
+    expect(l.bytes).toBe(3600);
+    l.complete(a, 'a');
+    l.complete(b, 'b');
+    const [run] = l.takeReady();
+    l.acknowledge(run!);
+    expect(l.bytes).toBe(3300);
+    l.abandon(c);
+    expect(l.bytes).toBe(1300);
+    l.drop((tp) => tp.partition !== 0);
+    expect(l.bytes).toBe(1000);
+    const d = l.append(p0, 7, 70)!;
+    l.complete(d, 'd');
+    const [r2] = l.takeReady();
+    l.acknowledgeBelow(r2!, 8);
+    expect(l.bytes).toBe(1000);
+    l.drop(() => false);
+    expect({ bytes: l.bytes, size: l.size }).toEqual({ bytes: 0, size: 0 });
+  });
+
   it('hands out only the finished prefix of a partition, in offset order', () => {
     const l = new Ledger<string>();
     const [a, b, c] = [l.append(p0, 10)!, l.append(p0, 11)!, l.append(p0, 12)!];

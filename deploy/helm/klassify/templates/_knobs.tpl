@@ -69,6 +69,9 @@ KLASSIFY_MAX_TEXT_BYTES: {{ $c.pipeline.maxTextBytes | int64 | toString | quote 
 {{- if and (not (kindIs "invalid" $c.pipeline.maxInFlight)) (not (dig "pipeline" "maxInFlight" "name" "" $s)) }}
 KLASSIFY_MAX_IN_FLIGHT: {{ $c.pipeline.maxInFlight | int64 | toString | quote }}
 {{- end }}
+{{- if and (not (kindIs "invalid" $c.pipeline.maxInFlightBytes)) (not (dig "pipeline" "maxInFlightBytes" "name" "" $s)) }}
+KLASSIFY_MAX_IN_FLIGHT_BYTES: {{ $c.pipeline.maxInFlightBytes | int64 | toString | quote }}
+{{- end }}
 {{- if and (not (kindIs "invalid" $c.pipeline.shutdownTimeoutMs)) (not (dig "pipeline" "shutdownTimeoutMs" "name" "" $s)) }}
 KLASSIFY_SHUTDOWN_TIMEOUT_MS: {{ $c.pipeline.shutdownTimeoutMs | int64 | toString | quote }}
 {{- end }}
@@ -319,6 +322,13 @@ KLASSIFY_METRICS_INSECURE: {{ $c.metrics.insecure | toString | quote }}
     secretKeyRef:
       name: {{ . | quote }}
       key: {{ dig "pipeline" "maxInFlight" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "pipeline" "maxInFlightBytes" "name" "" $s) }}
+- name: KLASSIFY_MAX_IN_FLIGHT_BYTES
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "pipeline" "maxInFlightBytes" "key" "" $s | quote }}
 {{- end }}
 {{- with (dig "pipeline" "shutdownTimeoutMs" "name" "" $s) }}
 - name: KLASSIFY_SHUTDOWN_TIMEOUT_MS
