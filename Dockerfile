@@ -15,6 +15,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY consumers ./consumers
 COPY inference-pool ./inference-pool
+COPY brands ./brands
 COPY bench ./bench
 RUN npm run build
 
@@ -51,6 +52,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY schemas ./schemas
 COPY src/observe/dashboard ./src/observe/dashboard
+# The demo's brands file (klassify start --demo).
+COPY brands/example-brands.json ./brands/example-brands.json
 COPY compiled-models ./compiled-models
 # The image's "node" user, by number: Kubernetes' runAsNonRoot can only verify a numeric user.
 USER 1000:1000

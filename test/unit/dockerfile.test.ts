@@ -35,7 +35,7 @@ function stages(text: string): Instruction[][] {
 }
 
 /** This project's rules; returns what is wrong, empty when all hold. */
-function violations(dockerfile: string, dockerignore: string): string[] {
+function violations(dockerfile: string, dockerignore: string, sources: readonly string[] = buildSources): string[] {
   const bad: string[] = [];
   const all = stages(dockerfile);
   const final = all[all.length - 1] ?? [];
@@ -49,6 +49,9 @@ function violations(dockerfile: string, dockerignore: string): string[] {
   const copies = args(final, 'COPY');
   if (prod !== undefined && !copies.some((c) => new RegExp(`--from=${stageName(prod)}\\s+\\S*node_modules`).test(c))) bad.push('node_modules do not come from the --omit=dev stage');
   if (copies.some((c) => /--from=\S+\s+\S*node_modules/.test(c) && build !== undefined && c.includes(`--from=${stageName(build)} `))) bad.push('node_modules copied from the build stage (dev dependencies)');
+  // Every source folder the build compiles must be in the build stage, or `npm run build` fails there.
+  const buildCopies = build === undefined ? [] : args(build, 'COPY').flatMap((c) => c.split(/\s+/).slice(0, -1));
+  for (const dir of sources) if (!buildCopies.includes(dir)) bad.push(`the build stage does not copy ${dir}/ (compiled by tsconfig.build.json)`);
   if (!copies.some((c) => /^compiled-models\s/.test(c))) bad.push('the shipped model (compiled-models/) is not in the image');
   const user = args(final, 'USER').pop();
   if (user === undefined || !/^[1-9][0-9]*(:[0-9]+)?$/.test(user)) bad.push(`final USER must be a numeric non-root user (runAsNonRoot checks it), got ${user ?? 'none'}`);
@@ -71,6 +74,8 @@ function violations(dockerfile: string, dockerignore: string): string[] {
 }
 
 const dockerfile = readFileSync(join(packageRoot, 'Dockerfile'), 'utf8');
+/** The folders `npm run build` compiles. */
+const buildSources: readonly string[] = (JSON.parse(readFileSync(join(packageRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] }).include;
 const dockerignore = readFileSync(join(packageRoot, '.dockerignore'), 'utf8');
 // Looked up by each test, so that missing tools fail every test by name rather than skip them.
 let cached: K8sTools | undefined;
@@ -100,6 +105,7 @@ describe('Dockerfile', () => {
     ['USER 1000:1000\n', 'USER node\n', 'final USER must be a numeric non-root user'],
     ['COPY --from=prod-deps /app/node_modules', 'COPY --from=build /app/node_modules', 'node_modules do not come from the --omit=dev stage'],
     ['COPY compiled-models ./compiled-models\n', '', 'the shipped model (compiled-models/) is not in the image'],
+    ['COPY brands ./brands\n', '', 'the build stage does not copy brands/'],
     ['org.opencontainers.image.revision=', 'org.example.revision=', 'OCI label org.opencontainers.image.revision missing'],
   ])('the rule check catches a Dockerfile without %j', (from, to, message) => {
     expect(dockerfile).toContain(from);
