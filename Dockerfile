@@ -16,6 +16,7 @@ COPY src ./src
 COPY consumers ./consumers
 COPY inference-pool ./inference-pool
 COPY brands ./brands
+COPY rollout ./rollout
 COPY bench ./bench
 RUN npm run build
 

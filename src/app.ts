@@ -10,6 +10,9 @@ import type { Classifier } from './model/classifier.js';
 import { Pipeline } from './pipeline.js';
 import { loadBrandMatcher } from '../brands/index.js';
 import { resolveBrokers } from './services/brokers.js';
+import { candidateFactoryFromConfig, SwappableClassifier } from '../rollout/index.js';
+import { requestSwap, watchModelFolder, type SwapSource } from '../rollout/triggers.js';
+import type { SwapResult } from '../rollout/events.js';
 
 /** What becomes of in-flight records the Kafka stage let go, by reason (consumers/kafka-stage.ts). */
 const DROPPED_FATE = {
@@ -36,10 +39,6 @@ export interface AppOptions {
   onFatal?: (error: Error) => void;
 }
 
-/**
- * One log line per failing stage every 10 s at most, with how many more were seen: a broker outage
- * fails every request, and a line per failure would bury the one that matters.
- */
 /** One line per key per 10 s, then how many were held back: a flapping stage must not flood the log. */
 function rateLimited(log: (line: string) => void): (key: string, line: string) => void {
   const last = new Map<string, { at: number; suppressed: number }>();
@@ -61,16 +60,21 @@ export class App {
   readonly brokers: string[];
   readonly embeddedKafka: boolean;
   readonly kafka: Kafka;
-  readonly classifier: Classifier;
+  /** The live model, swappable while serving (rollout/). */
+  readonly classifier: SwappableClassifier;
   readonly pipeline: Pipeline;
   readonly serdes: RegistrySerdes | undefined;
   #attachment: Attachment | undefined;
+  #watch: { close: () => void } | undefined;
+  readonly #log: (line: string) => void;
   #stopping: Promise<void> | undefined;
   #fatal: Error | undefined;
 
   private constructor(parts: {
-    config: ResolvedConfig; brokers: string[]; embedded: boolean; kafka: Kafka; classifier: Classifier; pipeline: Pipeline; serdes: RegistrySerdes | undefined;
+    config: ResolvedConfig; brokers: string[]; embedded: boolean; kafka: Kafka; classifier: SwappableClassifier; pipeline: Pipeline; serdes: RegistrySerdes | undefined;
+    log: (line: string) => void;
   }) {
+    this.#log = parts.log;
     this.config = parts.config;
     this.brokers = parts.brokers;
     this.embeddedKafka = parts.embedded;
@@ -84,6 +88,12 @@ export class App {
     const { config } = options;
     const log = options.log ?? (() => undefined);
     const p = config.pipeline;
+    // The Avro result schema (schemas/classification-result.avsc) has no brands fields: the per-brand
+    // results would be dropped without a word, and the monitor reads JSON results.
+    if (config.brands.file && p.outputFormat === 'avro') {
+      throw new ConfigError('--brands needs JSON results (--output-format json): the Avro result schema has no brands fields, and klassify brands reads JSON');
+    }
+
     const needsRegistry = p.outputFormat === 'avro' || p.inputFormat === 'avro' || p.inputFormat === 'json-schema';
     if (needsRegistry && !config.registry.url) {
       throw new ConfigError('Avro / JSON Schema formats need a Schema Registry: set SCHEMA_REGISTRY_URL (klassify registry up starts a local one)');
@@ -100,14 +110,18 @@ export class App {
     }
 
     log(`loading model ${config.model.dir} ...`);
-    const classifier = await options.createClassifier(config);
+    const classifier = new SwappableClassifier({
+      live: await options.createClassifier(config),
+      load: candidateFactoryFromConfig(config, options.createClassifier),
+      minAgreement: config.model.swapMinAgreement,
+    });
     const m = classifier.model;
     log(`model ${m.name} ${m.version} (${m.target}) ready on ${classifier.health().workers} worker(s)`);
 
     const brands = loadBrandMatcher(config.brands.file, classifier.model.labels);
     if (brands) log(`brands: ${brands.brands.length} from ${config.brands.file}`);
     const pipeline = new Pipeline({ config, kafka, classifier, serdes, brands });
-    const app = new App({ config, brokers, embedded, kafka, classifier, pipeline, serdes });
+    const app = new App({ config, brokers, embedded, kafka, classifier, pipeline, serdes, log });
     // Always a listener: an EventEmitter 'error' nobody listens to is thrown, so with metrics off a
     // retried produce failure would have crashed the process.
     const limited = rateLimited(log);
@@ -121,11 +135,32 @@ export class App {
     try {
       app.#attachment = await options.attach?.(app);
       await pipeline.start();
+      if (config.model.watch) app.#watch = watchModelFolder(config.model.dir, (manifest) => app.#onNewManifest(manifest));
     } catch (err) {
       await app.stop().catch(() => undefined);
       throw err;
     }
     return app;
+  }
+
+  /** Swaps the live model for the one in `dir` if it passes the gate (rollout/); logs the outcome. */
+  swapModel(dir: string, source: SwapSource): Promise<SwapResult> {
+    return requestSwap(this.classifier, dir, source, this.#log);
+  }
+
+  /** --model-watch: a new manifest in the model folder. Not now while a swap runs (SIGHUP, HTTP). */
+  #onNewManifest(manifest: string): boolean {
+    if (this.classifier.swapping) return false;
+    let version: unknown;
+    try {
+      version = (JSON.parse(manifest) as { version?: unknown }).version;
+    } catch {
+      version = undefined;
+    }
+    // Already live (a SIGHUP took it first): nothing to do. A manifest that does not parse goes to the
+    // swap, which refuses it and says why.
+    if (version !== this.classifier.model.version) void this.swapModel(this.config.model.dir, 'watch');
+    return true;
   }
 
   /** Why the app is not ready (/readyz), or an empty list. */
@@ -147,6 +182,7 @@ export class App {
   }
 
   async #stop(): Promise<void> {
+    this.#watch?.close();
     const timeoutMs = this.config.pipeline.shutdownTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

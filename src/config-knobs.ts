@@ -67,6 +67,8 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('batch.targetP99Ms', 'KLASSIFY_BATCH_TARGET_P99_MS', 'batch-target-p99-ms', 'number', 25, 'Target p99 of one batch\'s processing time under adaptive batching (ms).'),
   // Model and pool
   k('model.dir', 'KLASSIFY_MODEL', 'model', 'string', () => join(packageRoot, DEFAULT_MODEL), 'Compiled model folder (holds manifest.json). Default: the shipped sentiment model.'),
+  k('model.watch', 'KLASSIFY_MODEL_WATCH', 'model-watch', 'bool', false, 'Swap to the model in --model when its manifest.json changes (a new compile), as SIGHUP does; the swap is gated like POST /admin/model.'),
+  k('model.swapMinAgreement', 'KLASSIFY_SWAP_MIN_AGREEMENT', 'swap-min-agreement', 'number', 0.9, 'A new model is taken only if its labels agree with the live model on at least this share of recent live texts (and 0.8 within each live label).'),
   k('pool.workers', 'KLASSIFY_WORKERS', 'workers', 'int', () => availableParallelism(), 'Inference worker threads, each with its own ONNX Runtime session. Default: one per core.'),
   k('pool.threadsPerWorker', 'KLASSIFY_THREADS_PER_WORKER', 'threads-per-worker', 'int', 1, 'ONNX Runtime intra-op threads per worker.'),
   k('pool.cpuSets', 'KLASSIFY_CPU_SETS', 'cpu-sets', 'cpu-sets', [], 'Pin worker i to core set i, e.g. "0-1,2-3" (0-based core ids, ranges with -, members with +: "0+2").'),

@@ -54,6 +54,8 @@ const schema = z.object({
   }),
   model: z.object({
     dir: z.string().min(1),
+    watch: z.boolean(),
+    swapMinAgreement: z.number().min(0).max(1),
   }),
   brands: z.object({
     file: z.string().min(1).optional(),

@@ -71,6 +71,14 @@ export const FenceError = define('FenceError', 'KLS_ERR_FENCE');
 export const ConsumerCrashError = define('ConsumerCrashError', 'KLS_ERR_CONSUMER_CRASH');
 export const ShutdownTimeoutError = define('ShutdownTimeoutError', 'KLS_ERR_SHUTDOWN_TIMEOUT');
 
+// Model hot swap (rollout/): a refused swap leaves the live model serving
+export const SwapBusyError = define('SwapBusyError', 'KLS_ERR_SWAP_BUSY', true);
+export const SwapLoadError = define('SwapLoadError', 'KLS_ERR_SWAP_LOAD');
+export const SwapLabelsError = define('SwapLabelsError', 'KLS_ERR_SWAP_LABELS');
+// Retriable: more live traffic fills the sample.
+export const SwapSampleError = define('SwapSampleError', 'KLS_ERR_SWAP_SAMPLE', true);
+export const SwapParityError = define('SwapParityError', 'KLS_ERR_SWAP_PARITY');
+
 // Brand monitoring
 export const BrandsConfigError = define('BrandsConfigError', 'KLS_ERR_BRANDS_CONFIG');
 
@@ -105,6 +113,11 @@ export const errorCodes: readonly string[] = Object.freeze([
   'KLS_ERR_FENCE',
   'KLS_ERR_CONSUMER_CRASH',
   'KLS_ERR_SHUTDOWN_TIMEOUT',
+  'KLS_ERR_SWAP_BUSY',
+  'KLS_ERR_SWAP_LOAD',
+  'KLS_ERR_SWAP_LABELS',
+  'KLS_ERR_SWAP_SAMPLE',
+  'KLS_ERR_SWAP_PARITY',
   'KLS_ERR_BRANDS_CONFIG',
 ]);
 

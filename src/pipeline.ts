@@ -135,7 +135,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       labels.push(outcome.label);
       const timings = { receivedAt: job.record.receivedAt, queueMs: started - item.enqueuedAt, inferenceMs, batchSize: live.length };
       const brands = plan.fieldsOf(i, outcome.scores, scoresAt);
-      const result = resultRecord(job.input, job.record, outcome, { name: m.name, version: m.version, target: m.target }, timings, brands);
+      // The model that produced this outcome: after a hot swap (rollout/) the live one may already be another.
+      const by = outcome.model ?? m;
+      const result = resultRecord(job.input, job.record, outcome, { name: by.name, version: by.version, target: by.target }, timings, brands);
       return this.#writer.result(job, result);
     }));
     this.emit('batch', { size: live.length, tokens: live.reduce((n, i) => n + i.tokens, 0), queueMs: started - live[0]!.enqueuedAt, inferenceMs, labels });

@@ -77,6 +77,8 @@ export function startCommand(): Command {
         demo = await startDemoProducer(app.kafka, p.inputTopics[0] as string, rate);
       }
     }
+    // SIGHUP reloads the model folder (a new compile there, a flipped symlink): a gated swap, never a stop.
+    process.on('SIGHUP', () => void app.swapModel(config.model.dir, 'sighup'));
     const signalled = new Promise<void>((resolve) => {
       onShutdownSignal((signal) => {
         info(`${signal}: stopping (draining in-flight records, then committing)...`);

@@ -8,6 +8,12 @@ export interface Classification {
   /** Tokens fed to the model (special tokens included, after truncation). */
   tokens: number;
   truncated: boolean;
+  /**
+   * The model that produced this outcome, when the classifier can change model while it serves
+   * (rollout/swappable.ts): a call that started before a swap finishes on the old model, so
+   * `Classifier.model` read afterwards may name the wrong one. Absent: it is `Classifier.model`.
+   */
+  model?: ModelInfo;
 }
 
 /** One item that could not be classified; the pipeline dead-letters it with this code. */

@@ -17,6 +17,10 @@ export interface EncodedText {
   truncated: boolean;
 }
 
+/** Characters a token stands for at most, in practice (English WordPiece: ~4; URLs and runs longer). */
+const PREFIX_CHARS_PER_TOKEN = 16;
+const WHITESPACE = /\s/g;
+
 export class TextTokenizer {
   readonly maxLength: number;
   readonly padId: number;
@@ -48,6 +52,23 @@ export class TextTokenizer {
   }
 
   encode(text: string): EncodedText {
+    // A long text (a 60 KB post) costs its whole length in normalization and WordPiece, for the
+    // maxLength tokens that are kept. Tokenization is prefix-stable at whitespace (the normalizer works
+    // per character, the pre-tokenizer splits on whitespace first), so a prefix cut at a whitespace that
+    // already has more than maxLength tokens gives the same kept ids; otherwise the whole text is encoded.
+    const limit = this.maxLength * PREFIX_CHARS_PER_TOKEN;
+    if (text.length > limit) {
+      WHITESPACE.lastIndex = limit;
+      const cut = WHITESPACE.exec(text)?.index;
+      if (cut !== undefined) {
+        const prefix = this.#encode(text.slice(0, cut));
+        if (prefix.ids.length > this.maxLength) return prefix;
+      }
+    }
+    return this.#encode(text);
+  }
+
+  #encode(text: string): EncodedText {
     const encoding = this.#tokenizer.encode(text, { return_token_type_ids: true });
     let ids = encoding.ids;
     let typeIds = encoding.token_type_ids;

@@ -1,5 +1,6 @@
 // Starts the observability side of a running app: metrics, the lag monitor of its own group, the live
 // stats feed and the HTTP server. Stops them together.
+import { swapResponse } from '../../rollout/triggers.js';
 import type { App, Attachment } from '../app.js';
 import { createKafka } from '../../consumers/kafka-client.js';
 import { LagMonitor } from './lag.js';
@@ -17,6 +18,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
   const metrics = new Metrics();
   metrics.observePipeline(pipeline);
   const unsubscribe = metrics.observeClassifier(classifier);
+  metrics.observeSwaps(classifier);
   const live = new LiveStats(pipeline, classifier, config.pipeline.outputTopic);
   const server = new ObserveServer({
     host: config.metrics.host,
@@ -24,6 +26,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
     token: config.metrics.token,
     insecure: config.metrics.insecure,
     onStreamClientDropped: (why) => metrics.streamDrops.inc({ why }),
+    adminModel: async (path) => swapResponse(await app.swapModel(path, 'http')),
     metrics: async () => {
       metrics.sample(classifier, pipeline);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

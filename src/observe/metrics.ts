@@ -4,6 +4,7 @@
 import client, { type Registry } from 'prom-client';
 import type { BatchTimings, Classifier } from '../model/classifier.js';
 import type { Pipeline } from '../pipeline.js';
+import type { SwappableClassifier } from '../../rollout/swappable.js';
 import { DURATION_BUCKETS, SIZE_BUCKETS, TOKEN_BUCKETS } from './buckets.js';
 import type { GroupLag } from './lag.js';
 import { STATUS_SEVERITY } from './lag-status.js';
@@ -37,6 +38,8 @@ export class Metrics {
   readonly groupJoins: client.Counter;
   readonly redone: client.Counter<'reason'>;
   readonly streamDrops: client.Counter<'why'>;
+  readonly swaps: client.Counter<'result' | 'code'>;
+  readonly swapAgreement: client.Gauge;
   readonly fetchPauses: client.Counter;
 
   constructor(registry: Registry = new client.Registry()) {
@@ -74,6 +77,8 @@ export class Metrics {
     this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight or --max-in-flight-bytes.');
     this.redone = counter('klassify_records_redone_total', 'In-flight records let go uncommitted: for the next owner to redo (rebalance, transient failure at shutdown), fetched again (resync), or already written by another producer of the partition (already-written).', ['reason']);
     this.streamDrops = counter('klassify_dashboard_streams_dropped_total', 'Live-dashboard streams closed to stay bounded: the oldest past the client cap, or a client that stopped reading.', ['why']);
+    this.swaps = counter('klassify_model_swaps_total', 'Model swaps asked for (POST /admin/model, SIGHUP, --model-watch), by result and refusal code.', ['result', 'code']);
+    this.swapAgreement = gauge('klassify_model_swap_agreement', 'Label agreement of the last swap candidate with the live model on recent live texts (0..1).');
     this.groupJoins = counter('klassify_group_joins_total', 'Times this instance joined its consumer group (1 + rebalances it took part in).');
   }
 
@@ -105,6 +110,22 @@ export class Metrics {
   }
 
   /** Model info, and worker-side timings when the classifier reports them; returns the unsubscribe. */
+  /** Model swaps (rollout/): the info gauge follows the live model; results and agreement are counted. */
+  observeSwaps(classifier: SwappableClassifier): void {
+    classifier.on('swap_switched', ({ to }) => {
+      this.modelInfo.reset();
+      this.modelInfo.set({ name: to.name, version: to.version, target: to.target }, 1);
+    });
+    classifier.on('swap_accepted', (r) => {
+      this.swaps.inc({ result: 'accepted', code: '' });
+      this.swapAgreement.set(r.figures.agreement);
+    });
+    classifier.on('swap_refused', (r) => {
+      this.swaps.inc({ result: 'refused', code: r.code });
+      if (r.figures) this.swapAgreement.set(r.figures.agreement);
+    });
+  }
+
   observeClassifier(classifier: Classifier): () => void {
     const m = classifier.model;
     this.modelInfo.set({ name: m.name, version: m.version, target: m.target }, 1);

@@ -25,6 +25,11 @@ export interface ObserveServerOptions {
   json?: Readonly<Record<string, () => unknown>>;
   /** Live-stream (SSE) clients at most; a new one past it closes the oldest (default 32). */
   maxStreamClients?: number;
+  /**
+   * POST /admin/model {"path": "<model folder>"}: swap the live model (rollout/). Only with a token, and
+   * only with it in an Authorization header (a cookie would let another site's page post with it).
+   */
+  adminModel?: (path: string) => Promise<{ status: number; body: unknown }>;
   /** Told when a stream client is closed to keep within the bounds (for a counter). */
   onStreamClientDropped?: (why: 'oldest' | 'slow') => void;
   /** A stream client with more than this many bytes unsent is too slow and is closed (default 1 MiB). */
@@ -134,6 +139,10 @@ export class ObserveServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/admin/model') {
+      await this.#admin(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -187,6 +196,35 @@ export class ObserveServer {
     }
     const body = await readFile(asset.file);
     res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' }).end(body);
+  }
+
+  async #admin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
+    if (isLoopback(this.#o.host) && !isLoopback(hostName(req.headers.host ?? ''))) return json(421, { error: 'misdirected request: this server answers only to a loopback host name' });
+    if (this.#o.adminModel === undefined) return json(404, { error: 'no model swap here' });
+    if (this.#o.token === undefined || this.#o.token === '') return json(403, { error: 'admin endpoints need a token: set KLASSIFY_METRICS_TOKEN (--metrics-token)' });
+    if (this.#authorized(req, new URL('http://localhost/')) !== 'header') {
+      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' }).end('{"error":"unauthorized: send Authorization: Bearer <token>"}\n');
+      return;
+    }
+    let body = '';
+    for await (const chunk of req) {
+      body += (chunk as Buffer).toString();
+      if (body.length > 64 * 1024) return json(413, { error: 'request body over 64 KB' });
+    }
+    let path: unknown;
+    try {
+      path = (JSON.parse(body) as { path?: unknown }).path;
+    } catch {
+      return json(400, { error: 'the body must be JSON: {"path": "<compiled model folder>"}' });
+    }
+    if (typeof path !== 'string' || path === '') return json(400, { error: 'the body must be JSON: {"path": "<compiled model folder>"}' });
+    const answer = await this.#o.adminModel(path);
+    json(answer.status, answer.body);
   }
 
   #subscribe(res: ServerResponse): void {

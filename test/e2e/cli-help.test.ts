@@ -29,4 +29,10 @@ describe('klassify --help', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/unknown command/);
   });
+
+  it('start refuses --brands with Avro results at once, before any broker or model is touched', async () => {
+    const r = await runCli(['start', '--brands', 'brands/example-brands.json', '--output-format', 'avro', '--brokers', '127.0.0.1:1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/KLS_ERR_CONFIG: --brands needs JSON results/);
+  });
 });

@@ -17,7 +17,7 @@ function topics(prefix: string): PipelineTopics {
   return { input: uniqueName(`${prefix}-in`), output: uniqueName(`${prefix}-out`), dlq: uniqueName(`${prefix}-dlq`), group: uniqueName(`${prefix}-group`) };
 }
 
-async function fill(t: PipelineTopics, partitions: number): Promise<string[]> {
+async function fill(t: PipelineTopics, partitions: number, n = N): Promise<string[]> {
   const kafka = testKafka();
   await createTopic(kafka, t.input, partitions);
   await createTopic(kafka, t.output, partitions);
@@ -25,8 +25,8 @@ async function fill(t: PipelineTopics, partitions: number): Promise<string[]> {
   const ids: string[] = [];
   const producer = kafka.producer();
   await producer.connect();
-  for (let i = 0; i < N; i += 500) {
-    const batch = Array.from({ length: Math.min(500, N - i) }, () => gen.next());
+  for (let i = 0; i < n; i += 500) {
+    const batch = Array.from({ length: Math.min(500, n - i) }, () => gen.next());
     ids.push(...batch.map((p) => p.id));
     await producer.send({ topic: t.input, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text }) })) });
   }
@@ -116,6 +116,43 @@ async function scaleOutAndIn(t: PipelineTopics, extra: string[], readCommitted: 
     await admin.disconnect();
     await a.stop();
     if (b) expect(await b.stop()).toBe(0);
+  }
+}
+
+const STORM_N = 12_000;
+
+/**
+ * A rebalance storm: one instance runs, two more join at once, then one leaves while a fourth joins, then
+ * two leave together; the last one drains the rest. Every step is a group rebalance with transactions and
+ * fetches in flight on every member.
+ */
+async function storm(t: PipelineTopics, extra: string[], readCommitted: boolean): Promise<ResultRecord[]> {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const args = pipelineArgs(t, [...extra, '--workers', '1', '--max-in-flight', '300', '--session-timeout-ms', '6000']);
+  const running: Awaited<ReturnType<typeof startPipeline>>[] = [];
+  const codes: (number | null)[] = [];
+  const leave = async (n: number): Promise<void> => {
+    codes.push(...(await Promise.all(running.splice(0, n).map((p) => p.stop('SIGTERM')))));
+  };
+  try {
+    running.push(await startPipeline(args));
+    for (let i = 0; i < 600 && (await written(admin, t)) < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    running.push(...(await Promise.all([startPipeline(args), startPipeline(args)])));
+    await new Promise((r) => setTimeout(r, 2_000));
+    const [, joined] = await Promise.all([leave(1), startPipeline(args)]);
+    running.push(joined);
+    await new Promise((r) => setTimeout(r, 2_000));
+    await leave(2);
+    // The storm happened mid-stream: the group had not consumed the whole backlog before the last leave.
+    expect((await committedInput(admin, t)).total).toBeLessThan(STORM_N);
+    const out = await collect(kafka, t.output, STORM_N, { timeoutMs: 240_000, readCommitted, settleMs: 2_000 });
+    return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
+  } finally {
+    await admin.disconnect();
+    await leave(running.length);
+    expect(codes, 'every instance stops cleanly').toEqual(codes.map(() => 0));
   }
 }
 
@@ -244,6 +281,19 @@ describe('delivery under crashes', () => {
     reportFault('rebalances: an instance joins, one leaves', 'at-least-once', ids, results.map((r) => r.id));
     expect(new Set(results.map((r) => r.id))).toEqual(new Set(ids));
   }, 300_000);
+
+  it.each([
+    ['at-least-once', false],
+    ['exactly-once', true],
+  ] as const)('rebalance storm (%s): 3 instances join and leave mid-stream, nothing lost, nothing twice in exactly-once', async (delivery, eos) => {
+    const t = topics(`storm-${eos ? 'eos' : 'alo'}`);
+    const ids = await fill(t, 6, STORM_N);
+    const results = await storm(t, ['--delivery', delivery], eos);
+    reportFault('rebalance storm: 3 instances joining and leaving', delivery, ids, results.map((r) => r.id));
+    const seen = new Set(results.map((r) => r.id));
+    expect(ids.filter((id) => !seen.has(id)), 'inputs missing from the output').toEqual([]);
+    if (eos) expect(results.length, 'results written twice').toBe(ids.length);
+  }, 400_000);
 
   it('rebalances under load in exactly-once mode: every input exactly once in the read_committed output', async () => {
     const t = topics('rebalance-eos');

@@ -109,6 +109,14 @@ describe('helm chart deploy/helm/klassify', () => {
     for (const p of ['username', 'password', 'ca']) expect(auth).toContain(`- parameter: ${p}\n`);
     // With KEDA on, the ScaledObject owns the replica count.
     expect(deployment(yaml, 'classifier')).not.toMatch(/^ {2}replicas:/m);
+    // The brands file from its ConfigMap reaches both Deployments; the monitor runs in its own group.
+    for (const component of ['classifier', 'brands']) {
+      const d = deployment(yaml, component);
+      expect(d).toMatch(/- name: KLASSIFY_BRANDS\n\s+value: "\/etc\/klassify\/brands\/brands.json"/);
+      expect(d).toContain('mountPath: /etc/klassify/brands, readOnly: true');
+      expect(d).toMatch(/configMap:\n\s+name: "brand-list"/);
+    }
+    expect(deployment(yaml, 'brands')).toMatch(/- name: KLASSIFY_BRANDS_GROUP\n\s+value: "klassify-brands"/);
   });
 
   it('renders an environment that klassify itself accepts (loadConfig), credentials coming from Secrets', async () => {

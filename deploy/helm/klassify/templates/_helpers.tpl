@@ -84,3 +84,26 @@ app.kubernetes.io/component: classifier
 {{- fail "config.kafka.saslMechanism is set: give the password as secretRefs.kafka.saslPassword (an existing Secret)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The brands file from a ConfigMap (brands.file.configMap): env, mount and volume, for both Deployments. */}}
+{{- define "klassify.brandsFileEnv" -}}
+{{- if .Values.brands.file.configMap }}
+- name: KLASSIFY_BRANDS
+  value: {{ printf "/etc/klassify/brands/%s" .Values.brands.file.key | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "klassify.brandsFileMount" -}}
+{{- if .Values.brands.file.configMap }}
+- { name: brands-file, mountPath: /etc/klassify/brands, readOnly: true }
+{{- end }}
+{{- end }}
+
+{{- define "klassify.brandsFileVolume" -}}
+{{- if .Values.brands.file.configMap }}
+- name: brands-file
+  configMap:
+    name: {{ .Values.brands.file.configMap | quote }}
+    items: [{ key: {{ .Values.brands.file.key | quote }}, path: {{ .Values.brands.file.key | quote }} }]
+{{- end }}
+{{- end }}

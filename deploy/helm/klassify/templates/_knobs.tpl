@@ -102,6 +102,12 @@ KLASSIFY_BATCH_TARGET_P99_MS: {{ $c.batch.targetP99Ms | toString | quote }}
 {{- if and (not (kindIs "invalid" $c.model.dir)) (not (dig "model" "dir" "name" "" $s)) }}
 KLASSIFY_MODEL: {{ $c.model.dir | toString | quote }}
 {{- end }}
+{{- if and (not (kindIs "invalid" $c.model.watch)) (not (dig "model" "watch" "name" "" $s)) }}
+KLASSIFY_MODEL_WATCH: {{ $c.model.watch | toString | quote }}
+{{- end }}
+{{- if and (not (kindIs "invalid" $c.model.swapMinAgreement)) (not (dig "model" "swapMinAgreement" "name" "" $s)) }}
+KLASSIFY_SWAP_MIN_AGREEMENT: {{ $c.model.swapMinAgreement | toString | quote }}
+{{- end }}
 {{- if and (not (kindIs "invalid" $c.pool.workers)) (not (dig "pool" "workers" "name" "" $s)) }}
 KLASSIFY_WORKERS: {{ $c.pool.workers | int64 | toString | quote }}
 {{- end }}
@@ -399,6 +405,20 @@ KLASSIFY_METRICS_INSECURE: {{ $c.metrics.insecure | toString | quote }}
     secretKeyRef:
       name: {{ . | quote }}
       key: {{ dig "model" "dir" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "watch" "name" "" $s) }}
+- name: KLASSIFY_MODEL_WATCH
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "watch" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "swapMinAgreement" "name" "" $s) }}
+- name: KLASSIFY_SWAP_MIN_AGREEMENT
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "swapMinAgreement" "key" "" $s | quote }}
 {{- end }}
 {{- with (dig "pool" "workers" "name" "" $s) }}
 - name: KLASSIFY_WORKERS
