@@ -53,7 +53,9 @@ export function valuesSchemaBase(): Record<string, unknown> {
           enabled: { type: 'boolean' },
           groupId: { type: 'string', minLength: 1 },
           args: { type: 'array', items: str, minItems: 1 },
-          replicas: int(1),
+          // One member per group: the monitor's state is one snapshot stream, a second would fence it.
+          replicas: { ...int(1), maximum: 1, description: "one member per group: the monitor's state is one snapshot stream" },
+          file: closed({ configMap: str, key: { type: 'string', minLength: 1 } }),
           resources: obj,
           probes: { type: 'boolean' },
         }),

@@ -67,7 +67,19 @@ async function crashLoop(t: PipelineTopics, extra: string[], readCommitted: bool
   expect(done).toBeLessThan(N);
   const final = await startPipeline(pipelineArgs(t, [...extra, '--session-timeout-ms', '6000']));
   try {
-    const out = await collect(kafka, t.output, N, { timeoutMs: 120_000, readCommitted, settleMs: 2_000 });
+    // Until every input has a result: in at-least-once mode the redone copies count too, and N records
+    // can be there well before the last inputs are.
+    const ids = new Set<string>();
+    const out = await collect(kafka, t.output, N, {
+      timeoutMs: 180_000,
+      readCommitted,
+      settleMs: 2_000,
+      done: (got) => {
+        // Called once per record received: the newest is the last.
+        ids.add((JSON.parse(got[got.length - 1]!.value!.toString()) as ResultRecord).id);
+        return ids.size >= N;
+      },
+    });
     return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
   } finally {
     expect(await final.stop()).toBe(0);

@@ -58,7 +58,7 @@ async function grows(admin: Admin, topic: string, by: number, timeoutMs: number,
 }
 
 describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
-  it(`${FREEZES} freezes mid-stream: every input exactly once in the read_committed output`, async () => {
+  it(`${FREEZES} or more freezes mid-stream: every input exactly once in the read_committed output`, async () => {
     const t: PipelineTopics = { input: uniqueName('zb-in'), output: uniqueName('zb-out'), dlq: uniqueName('zb-dlq'), group: uniqueName('zb-g') };
     const kafka: Kafka = testKafka();
     await createTopic(kafka, t.input, PARTITIONS);
@@ -78,7 +78,11 @@ describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
       instances.push(await startPipeline(args), await startPipeline(args));
       await grows(admin, t.output, 300, 60_000, 'both instances running', logs);
       const startedAt = instances.map((p) => p.output().length);
-      for (let k = 0; k < FREEZES; k++) {
+      // A zombie write refused as fenced needs a transaction in flight at the freeze; on a loaded machine
+      // a frozen instance may be classifying instead. Freeze again (alternating) until one was, up to twice
+      // the count.
+      const fenced = (): boolean => /old epoch|newer producer|fenced/i.test(instances.map((p, i) => p.output().slice(startedAt[i])).join('\n'));
+      for (let k = 0; k < FREEZES || (k < 2 * FREEZES && !fenced()); k++) {
         const zombie = instances[k % 2]!;
         // Transactions are in flight most of the time under this load; the delay varies the moment.
         await sleep(150 + 170 * k);
@@ -98,8 +102,7 @@ describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
       ids = await load.stop();
       // A zombie tried to write after it was fenced and the broker refused it: the scenario really
       // happened. (Logs are rate-limited per stage, so this looks at the whole run, not each freeze.)
-      const woke = instances.map((p, i) => p.output().slice(startedAt[i])).join('\n');
-      expect(woke, 'no write of a zombie was refused as fenced').toMatch(/old epoch|newer producer|fenced/i);
+      expect(fenced(), `no write of a zombie was refused as fenced\n${logs()}`).toBe(true);
       // Exactly once per input *record*: every input offset has one result, judged by the result's
       // source partition and offset (not by post id, which a client retry could have written twice).
       const inputs = (await admin.fetchTopicOffsets(t.input)).map((p) => ({ partition: p.partition, high: Number(p.high) }));
