@@ -59,7 +59,9 @@ export async function ensureTopics(
   special: Readonly<Record<string, { partitions?: number; configs?: Record<string, string> }>> = {},
 ): Promise<Map<string, number>> {
   return withAdmin(kafka, async (admin) => {
-    const existing = new Set(await admin.listTopics());
+    // Metadata of a loaded broker right after topics were created may answer "does not host this
+    // topic-partition" for a moment (retriable), as below.
+    const existing = new Set(await retrying(() => admin.listTopics()));
     const missing = [...new Set(topics)].filter((t) => !existing.has(t));
     if (missing.length > 0 && create) {
       await admin.createTopics({

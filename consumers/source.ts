@@ -16,6 +16,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type { InputRecord } from './decode.js';
 import type { TopicPartition } from './ledger.js';
+import { retrying } from './kafka-client.js';
 
 export interface SourceRecord extends InputRecord {
   headers: IHeaders | undefined;
@@ -126,7 +127,9 @@ export class KafkaSource {
       if (!e.payload.restart) handlers.onCrash(e.payload.error);
     });
     await c.connect();
-    for (const topic of this.#options.topics) await c.subscribe({ topic, fromBeginning: this.#options.fromBeginning });
+    // subscribe() reads the topic's metadata: a broker that does not host a fresh topic's partition yet
+    // answers with a retriable error, which must not end the start (seen in CI under load).
+    for (const topic of this.#options.topics) await retrying(() => c.subscribe({ topic, fromBeginning: this.#options.fromBeginning }));
     this.#running = true;
     await c.run({
       autoCommit: false,

@@ -67,23 +67,26 @@ async function crashLoop(t: PipelineTopics, extra: string[], readCommitted: bool
   expect(done).toBeLessThan(N);
   const final = await startPipeline(pipelineArgs(t, [...extra, '--session-timeout-ms', '6000']));
   try {
-    // Until every input has a result: in at-least-once mode the redone copies count too, and N records
-    // can be there well before the last inputs are.
-    const ids = new Set<string>();
-    const out = await collect(kafka, t.output, N, {
-      timeoutMs: 180_000,
-      readCommitted,
-      settleMs: 2_000,
-      done: (got) => {
-        // Called once per record received: the newest is the last.
-        ids.add((JSON.parse(got[got.length - 1]!.value!.toString()) as ResultRecord).id);
-        return ids.size >= N;
-      },
-    });
-    return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
+    return await collectResults(t, N, readCommitted, 180_000);
   } finally {
     expect(await final.stop()).toBe(0);
   }
+}
+
+/**
+ * The output's results until `n` distinct inputs have one: in at-least-once mode redone copies count
+ * too, so `n` records can be there well before the last inputs are.
+ */
+async function collectResults(t: PipelineTopics, n: number, readCommitted: boolean, timeoutMs: number): Promise<ResultRecord[]> {
+  const ids = new Set<string>();
+  const out = await collect(testKafka(), t.output, n, {
+    timeoutMs,
+    readCommitted,
+    settleMs: 2_000,
+    // Called once per record received: the newest is the last.
+    done: (got) => ids.add((JSON.parse(got[got.length - 1]!.value!.toString()) as ResultRecord).id).size >= n,
+  });
+  return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
 }
 
 /** Sum of a counter over its label sets in a /metrics page. */
@@ -122,8 +125,7 @@ async function scaleOutAndIn(t: PipelineTopics, extra: string[], readCommitted: 
     // Both rebalances happened before the end of the backlog (log-end offsets would count transaction
     // markers too: the group's committed input offsets say how far it got).
     expect((await committedInput(admin, t)).total).toBeLessThan(N);
-    const out = await collect(kafka, t.output, N, { timeoutMs: 180_000, readCommitted, settleMs: 2_000 });
-    return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
+    return await collectResults(t, N, readCommitted, 180_000);
   } finally {
     await admin.disconnect();
     await a.stop();
@@ -159,8 +161,7 @@ async function storm(t: PipelineTopics, extra: string[], readCommitted: boolean)
     await leave(2);
     // The storm happened mid-stream: the group had not consumed the whole backlog before the last leave.
     expect((await committedInput(admin, t)).total).toBeLessThan(STORM_N);
-    const out = await collect(kafka, t.output, STORM_N, { timeoutMs: 240_000, readCommitted, settleMs: 2_000 });
-    return out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
+    return await collectResults(t, STORM_N, readCommitted, 240_000);
   } finally {
     await admin.disconnect();
     await leave(running.length);
