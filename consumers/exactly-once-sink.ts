@@ -37,6 +37,20 @@ export function transactionalIdFor(groupId: string, tp: TopicPartition): string 
  */
 const FENCED_WAIT_MS = 2_000;
 
+/** Longest a transaction may take before it counts as failed (a healthy one takes milliseconds). */
+const TRANSACTION_TIMEOUT_MS = 30_000;
+
+/** `work`'s result, or a rejection with `message` after `ms` (work keeps running, its failure ignored). */
+async function settleWithin(work: Promise<void>, ms: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  work.catch(() => undefined);
+  try {
+    await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function isFenced(error: unknown): boolean {
   const type = (error as { type?: string; cause?: { type?: string } }).type ?? (error as { cause?: { type?: string } }).cause?.type;
   return type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || /old epoch|newer producer|fenced/i.test((error as Error).message);
@@ -186,13 +200,20 @@ export class ExactlyOnceSink implements Sink {
     const tm = topicMessages([run]);
     let open: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
-      open = await txn.producer.transaction();
-      if (tm.length > 0) await open.sendBatch({ topicMessages: tm, acks: -1 });
-      await open.sendOffsets({
-        consumerGroupId: this.groupId,
-        topics: [{ topic: run.tp.topic, partitions: [{ partition: run.tp.partition, offset: String(last.offset + 1) }] }],
-      });
-      await open.commit();
+      const work = (async () => {
+        open = await txn.producer.transaction();
+        if (tm.length > 0) await open.sendBatch({ topicMessages: tm, acks: -1 });
+        await open.sendOffsets({
+          consumerGroupId: this.groupId,
+          topics: [{ topic: run.tp.topic, partitions: [{ partition: run.tp.partition, offset: String(last.offset + 1) }] }],
+        });
+        await open.commit();
+      })();
+      // Bounded too: after a coordinator move kafkajs can retry one request for many minutes (50 retries,
+      // each up to its request timeout), and a new assignment waits for transactions in flight before it
+      // fences, so one such transaction stalled every partition (seen in CI after NOT_COORDINATOR). Its
+      // outcome is then unknown, like any failure: the next producer's init settles it.
+      await settleWithin(work, TRANSACTION_TIMEOUT_MS, `transaction did not finish in ${TRANSACTION_TIMEOUT_MS / 1000} s`);
     } catch (err) {
       // Bounded: after a coordinator move kafkajs may never answer an abort or a disconnect, and a wait
       // here would hold the partition's run for ever (seen once in CI: 16 results never written). The next
