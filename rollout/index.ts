@@ -5,4 +5,4 @@ export type { SampleFigures, SwapAccepted, SwapEventMap, SwapRefused, SwapResult
 export { compareOutcomes, judge, sameLabels, type AgreementFigures, type ClassAgreement, type GateThresholds, type GateVerdict } from './parity.js';
 export { candidateFactoryFromConfig, verifiedFactory } from './candidate-factory.js';
 export { verifyModelFile } from './verify-model-file.js';
-export { RecentTexts } from './recent-texts.js';
+export { RecentAnswers, type Answered } from './recent-answers.js';

@@ -1,7 +1,7 @@
 // A Classifier whose model can be replaced while it serves (issue #16: hot swap with a gate).
 //
 //   classify(texts) ─► the live model at call time (a call never changes model halfway)
-//   swap(dir) ─► load candidate ─► same labels? ─► parity on recent live texts ─► switch ─► drain old ─► close old
+//   swap(dir) ─► load candidate ─► same labels? ─► parity on recent live answers ─► switch ─► drain old ─► close old
 //                     └──────────── any refusal: close the candidate, keep serving ─────────────┘
 //
 // One swap at a time, held from the load until the old model is closed: at most two models are ever
@@ -25,12 +25,14 @@ import type { SampleFigures, SwapAccepted, SwapEventMap, SwapRefused, SwapResult
 import { InFlight } from './in-flight.js';
 import { resolveSwapOptions, type ResolvedSwapOptions, type SwapOptions } from './options.js';
 import { compareOutcomes, judge, sameLabels, type AgreementFigures } from './parity.js';
-import { RecentTexts } from './recent-texts.js';
+import { RecentAnswers } from './recent-answers.js';
 
 /** A loaded model and what is running on it. */
 interface Loaded {
   readonly classifier: Classifier;
   readonly inFlight: InFlight;
+  /** Its recent answers: the parity sample while it is live. */
+  readonly recent: RecentAnswers;
   /** Stops forwarding its batch timings. */
   unsubscribe: () => void;
 }
@@ -39,6 +41,9 @@ interface Loaded {
 interface Checked {
   sample: SampleFigures;
   figures: AgreementFigures;
+  /** The sample and the candidate's answers on it: its parity sample from the switch on. */
+  texts: string[];
+  answers: ClassifyOutcome[];
 }
 
 const closedDuringSwap = (): Refusal => ({ stage: 'closed', error: new PoolClosedError('the classifier was closed during the swap') });
@@ -51,10 +56,22 @@ interface Refusal {
   figures?: AgreementFigures | undefined;
 }
 
+/**
+ * The candidate's answers, a few texts at a time: one call of the whole sample would occupy every
+ * candidate worker at once, on the cores the live workers serve traffic from; chunk by chunk, at most
+ * one candidate worker competes with them and the output slows instead of stopping.
+ */
+const PARITY_CHUNK = 32;
+
+async function inChunks(candidate: Classifier, texts: readonly string[], stopping: () => boolean): Promise<ClassifyOutcome[]> {
+  const out: ClassifyOutcome[] = [];
+  for (let i = 0; i < texts.length; i += PARITY_CHUNK) out.push(...(await classifyPatiently(candidate, texts.slice(i, i + PARITY_CHUNK), stopping)));
+  return out;
+}
+
 export class SwappableClassifier extends EventEmitter<SwapEventMap> implements Classifier {
   readonly options: ResolvedSwapOptions;
   #live: Loaded;
-  readonly #recent: RecentTexts;
   readonly #batchListeners = new Set<(timings: BatchTimings) => void>();
   #swap: Promise<SwapResult> | undefined;
   #closed = false;
@@ -63,7 +80,6 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
   constructor(options: SwapOptions) {
     super();
     this.options = resolveSwapOptions(options);
-    this.#recent = new RecentTexts(this.options.sampleSize);
     this.#live = this.#adopt(options.live);
   }
 
@@ -77,9 +93,9 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
     return this.#swap !== undefined;
   }
 
-  /** Recent live texts held for the parity sample. */
+  /** Recent live answers held for the parity sample. */
   get sampleSize(): number {
-    return this.#recent.size;
+    return this.#live.recent.size;
   }
 
   /** Each Classification carries the ModelInfo of the model that produced it, which may no longer be live. */
@@ -89,7 +105,8 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
     const live = this.#live;
     const outcomes = await live.inFlight.track(live.classifier.classify(texts));
     // Recorded once classified, not on the call: a call refused for overload and retried is one sample.
-    this.#recent.push(texts);
+    // Into the ring of the model that answered: one that finishes after a switch does not mix in.
+    live.recent.push(texts, outcomes);
     const model = live.classifier.model;
     return outcomes.map((o) => (isFailure(o) ? o : { ...o, model }));
   }
@@ -168,6 +185,8 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
 
     // The switch: one assignment, so every classify() from here on goes to the candidate.
     const next = this.#adopt(candidate);
+    // Its answers on the sample are answers of the new live model: the next swap has a full sample at once.
+    next.recent.push(checked.texts, checked.answers);
     this.#live = next;
     this.emit('swap_switched', { dir, from, to });
     const drainStarted = performance.now();
@@ -187,7 +206,12 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
       const error = new SwapLabelsError(`the candidate's labels [${to.labels.join(', ')}] differ from the live model's [${from.labels.join(', ')}] (same labels in the same order are needed)`);
       return { stage: 'labels', error };
     }
-    const { texts, figures: sample } = this.#paritySample();
+    const live = this.#live;
+    const answered = live.recent.snapshot();
+    const texts = answered.map((a) => a.text);
+    const fallback = answered.length < this.options.minSample ? this.options.fallbackSample : [];
+    texts.push(...fallback);
+    const sample: SampleFigures = { texts: texts.length, live: answered.length, fallback: fallback.length };
     if (texts.length < this.options.minSample) {
       const error = new SwapSampleError(
         `only ${sample.live} recent live text(s) seen, the parity check needs ${this.options.minSample}: send traffic first, or give a fallback sample`,
@@ -195,13 +219,12 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
       return { stage: 'sample', error, sample };
     }
     const parityStarted = performance.now();
-    const live = this.#live;
     // Patiently: the live model is serving traffic too, and an overloaded answer is backpressure, not a verdict.
     const stopping = (): boolean => this.#closed;
-    const [liveOut, candidateOut] = await Promise.all([
-      live.inFlight.track(classifyPatiently(live.classifier, texts, stopping)),
-      classifyPatiently(candidate, texts, stopping),
-    ]);
+    // The live model's answers are the recorded ones; only the fallback texts (a quiet service) are new to it.
+    const liveFallback = fallback.length === 0 ? [] : await live.inFlight.track(classifyPatiently(live.classifier, fallback, stopping));
+    const liveOut: ClassifyOutcome[] = [...answered.map((a) => a.answer), ...liveFallback];
+    const candidateOut = await inChunks(candidate, texts, stopping);
     timings.parityMs = performance.now() - parityStarted;
     const figures = compareOutcomes(from.labels, liveOut, candidateOut);
     const verdict = judge(figures, this.options);
@@ -209,22 +232,14 @@ export class SwappableClassifier extends EventEmitter<SwapEventMap> implements C
       const error = new SwapParityError(`the candidate ${to.name}@${to.version} disagrees with ${from.name}@${from.version} on ${sample.texts} recent texts: ${verdict.failures.join('; ')}`);
       return { stage: 'parity', error, sample, figures };
     }
-    return { sample, figures };
-  }
-
-  /** Recent live texts, topped up with the fallback sample only when they are too few. */
-  #paritySample(): { texts: string[]; figures: SampleFigures } {
-    const texts = this.#recent.snapshot();
-    const live = texts.length;
-    if (live < this.options.minSample) texts.push(...this.options.fallbackSample);
-    return { texts, figures: { texts: texts.length, live, fallback: texts.length - live } };
+    return { sample, figures, texts, answers: candidateOut };
   }
 
   #adopt(classifier: Classifier): Loaded {
     const forward = (timings: BatchTimings): void => {
       for (const listener of this.#batchListeners) listener(timings);
     };
-    return { classifier, inFlight: new InFlight(), unsubscribe: classifier.onBatch?.(forward) ?? (() => undefined) };
+    return { classifier, inFlight: new InFlight(), recent: new RecentAnswers(this.options.sampleSize), unsubscribe: classifier.onBatch?.(forward) ?? (() => undefined) };
   }
 
   #refuse(dir: string, started: number, timings: Omit<SwapTimings, 'totalMs'>, r: Refusal): SwapRefused {

@@ -62,11 +62,23 @@ export async function collect(
 ): Promise<Collected[]> {
   const consumer: Consumer = kafka.consumer({ groupId: uniqueName('collect'), readUncommitted: !options.readCommitted, maxWaitTimeInMs: 200 });
   const out: Collected[] = [];
+  // A record read again is not a record written twice: after an error kafkajs restarts this consumer
+  // from its group's last auto-commit and hands the same offsets out again (seen right after a broker
+  // restart). A duplicate write has an offset of its own, so records are kept once per offset.
+  const seen = new Set<string>();
+  let reread = 0;
+  consumer.on(consumer.events.CRASH, (e) => process.stdout.write(`collect(${topic}): consumer crashed (${String(e.payload.error)}), restart: ${String(e.payload.restart)}\n`));
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const done = new Promise<void>((resolve) => {
     void consumer.run({
       eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
+        const at = `${partition}@${message.offset}`;
+        if (seen.has(at)) {
+          reread++;
+          return;
+        }
+        seen.add(at);
         out.push({
           partition,
           offset: message.offset,
@@ -84,5 +96,6 @@ export async function collect(
   // Keep listening briefly: a duplicate arriving after the expected count must be seen to be caught.
   if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
   await consumer.disconnect();
+  if (reread > 0) process.stdout.write(`collect(${topic}): ${reread} record(s) read again after a consumer restart, kept once\n`);
   return out;
 }

@@ -1,4 +1,4 @@
-// SwappableClassifier (rollout/swappable.ts) on test doubles: each refusal's stage and code, the busy
+// SwappableClassifier (rollout/swappable.ts) on test doubles: the gate's use of recorded live answers, each refusal's stage and code, the busy
 // lock, the fallback sample, draining, batch timings across a swap, closing mid-swap. The real pool and
 // the shipped model: test/integration/rollout-swap.test.ts.
 import { describe, expect, it } from 'vitest';
@@ -71,6 +71,20 @@ function setup(candidates: Record<string, Fake | Error>, options: Partial<SwapOp
 }
 
 describe('SwappableClassifier', () => {
+  it('gates on the answers the live model already gave: only the candidate classifies the sample, a chunk at a time', async () => {
+    const v2 = new Fake('v2');
+    const { live, sw } = setup({ v2 });
+    await sw.classify(traffic(100));
+    const liveCalls = live.calls;
+    const result = await sw.swap('v2');
+    expect(result).toMatchObject({ accepted: true, sample: { texts: 100, live: 100, fallback: 0 } });
+    expect(live.calls, 'the live model was asked again').toBe(liveCalls);
+    // 100 texts in chunks of 32: 4 calls, never the whole sample at once.
+    expect(v2.calls).toBe(4);
+    // The candidate's answers on the sample are the new live model's sample: a next swap needs no new traffic.
+    expect(sw.sampleSize).toBe(100);
+  });
+
   it('accepts a candidate that agrees, tags outcomes with their model and closes the old one', async () => {
     const v2 = new Fake('v2');
     const { live, sw } = setup({ v2 });
