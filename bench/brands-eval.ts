@@ -6,6 +6,7 @@
 // Also: entity-level without the comparison rule (ablation), and the matcher's brand detection.
 // The set is split by id: odd ids are the dev half (the rules were tuned on it), even ids the test half
 // (reported). Usage: npm run build && node dist/bench/brands-eval.js [--workers N] [--show dev|test] [--placeholder TEXT]
+// [--prior-weight W] (how strongly a comparison's form speaks for its winner; default brands/mentions.ts')
 // (--show lists that half's entity-level errors with the span the model saw).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ const args = process.argv.slice(2);
 const workers = args.includes('--workers') ? String(args[args.indexOf('--workers') + 1]) : '1';
 const show = args.includes('--show') ? args[args.indexOf('--show') + 1] : undefined;
 const shown: string[] = [];
+const priorWeight = args.includes('--prior-weight') ? Number(args[args.indexOf('--prior-weight') + 1]) : undefined;
 const placeholder = args.includes('--placeholder') ? String(args[args.indexOf('--placeholder') + 1]) : undefined;
 const fixtures = join(packageRoot, 'test/fixtures/brands');
 const posts = readFileSync(join(fixtures, 'labeled.jsonl'), 'utf8')
@@ -92,7 +94,7 @@ const ruleFired: SentimentSpan[] = [];
 for (const { p, match, spans, postText, spanTexts } of plans) {
   const postLabel = argmax(scoresOf(postText));
   const spanScores = spanTexts.map(scoresOf);
-  const entity = brandSentiments(spans, spanScores);
+  const entity = brandSentiments(spans, spanScores, priorWeight === undefined ? {} : { priorWeight });
   const entityNoRule = brandSentiments(spans, spanScores, { comparisons: false });
   ruleFired.push(...spans.filter((s) => s.invertOf !== undefined));
   const gold = Object.entries(p.brands);

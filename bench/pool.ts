@@ -21,7 +21,7 @@ import { ModelRunner } from '../inference-pool/model-runner.js';
 import { sessionOptionsFor } from '../inference-pool/session-options.js';
 import { threadCpus } from '../inference-pool/thread-affinity.js';
 import { BUILTIN_EVAL_TEXTS } from '../src/compile/builtin-texts.js';
-import { loadManifest } from '../src/model/manifest.js';
+import { loadManifest, type LoadedModel } from '../src/model/manifest.js';
 
 export interface PoolBenchOptions {
   modelDir: string;
@@ -76,17 +76,7 @@ export async function benchPool(options: PoolBenchOptions): Promise<PoolBenchRes
   for (let at = 0; at < texts.length; at += batchSize) batches.push(texts.slice(at, at + batchSize));
 
   const { manifest } = model;
-  const runner = (threads: number): ReturnType<typeof ModelRunner.load> =>
-    ModelRunner.load({
-      kind: 'init',
-      slot: -1,
-      model: { modelPath: model.modelPath, tokenizerPath: model.tokenizerPath, labels: manifest.labels, maxLength: manifest.maxLength, inputs: manifest.inputs, output: manifest.output },
-      session: sessionOptionsFor({ manifest, threadsPerWorker: threads, pinning: undefined, gpu: undefined, oversubscribed: false, logSeverityLevel: 3 }),
-      gpu: undefined,
-      pinning: undefined,
-      maxBatchTokens,
-      maxRowsPerCall: 1024,
-    });
+  const runner = (threads: number): ReturnType<typeof ModelRunner.load> => loadBenchRunner(model, model.modelPath, threads, maxBatchTokens);
   const limit = await runner(cores);
   const oneThread = await runner(1);
   const pool = await InferencePool.start({ modelDir: options.modelDir, workers: cores, threadsPerWorker: 1, maxBatchTokens, maxQueue: 2 * cores });
@@ -196,4 +186,20 @@ function mean(xs: readonly number[]): number {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** A ModelRunner on this thread, outside any pool (no pinning, normal priority): the session-level figures. */
+export function loadBenchRunner(model: LoadedModel, modelPath: string, threads: number, maxBatchTokens = 8192): ReturnType<typeof ModelRunner.load> {
+  const { manifest } = model;
+  return ModelRunner.load({
+    kind: 'init',
+    slot: -1,
+    model: { modelPath, tokenizerPath: model.tokenizerPath, labels: manifest.labels, maxLength: manifest.maxLength, inputs: manifest.inputs, output: manifest.output },
+    session: sessionOptionsFor({ manifest, threadsPerWorker: threads, pinning: undefined, gpu: undefined, oversubscribed: false, logSeverityLevel: 3 }),
+    gpu: undefined,
+    pinning: undefined,
+    maxBatchTokens,
+    maxRowsPerCall: 1024,
+    niceness: 0,
+  });
 }

@@ -15,8 +15,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { ModelRunner } from '../inference-pool/model-runner.js';
-import { sessionOptionsFor } from '../inference-pool/session-options.js';
+import type { ModelRunner } from '../inference-pool/model-runner.js';
 import { int8KernelSaturates } from '../src/compile/int8-kernel.js';
 import { DEFAULT_MODEL } from '../src/config-knobs.js';
 import { loadManifest, type LoadedModel } from '../src/model/manifest.js';
@@ -30,7 +29,7 @@ import {
 } from './kafka-phases.js';
 import { benchBrands } from './brands-bench.js';
 import { benchMemory } from './memory-bench.js';
-import { benchPool } from './pool.js';
+import { benchPool, loadBenchRunner } from './pool.js';
 import { check, latencySvg, targetsTable, type LatencyPoint, type Target } from './report.js';
 
 const { values: args } = parseArgs({
@@ -95,18 +94,7 @@ function texts(n: number, seed: number): string[] {
 }
 
 async function runner(model: LoadedModel, modelPath: string, threads: number): Promise<ModelRunner> {
-  const { manifest } = model;
-  const { runner: r } = await ModelRunner.load({
-    kind: 'init',
-    slot: -1,
-    model: { modelPath, tokenizerPath: model.tokenizerPath, labels: manifest.labels, maxLength: manifest.maxLength, inputs: manifest.inputs, output: manifest.output },
-    session: sessionOptionsFor({ manifest, threadsPerWorker: threads, pinning: undefined, gpu: undefined, oversubscribed: false, logSeverityLevel: 3 }),
-    gpu: undefined,
-    pinning: undefined,
-    maxBatchTokens: 8192,
-    maxRowsPerCall: 1024,
-  });
-  return r;
+  return (await loadBenchRunner(model, modelPath, threads)).runner;
 }
 
 /**

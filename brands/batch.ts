@@ -2,6 +2,7 @@
 // in the same inference call (deduplicated: a single-brand post's span is the post itself), and their
 // scores come back as the `brands` field of each result. Pure: the caller owns the classifier.
 import { ConfigError } from '../src/errors.js';
+import { isFailure, type ClassifyOutcome } from '../src/model/classifier.js';
 import { planPost, type PostPlan } from './analyze.js';
 import { loadBrandsConfig } from './config.js';
 import { BrandMatcher } from './matcher.js';
@@ -100,9 +101,15 @@ export function brandFields(plan: PostPlan, spanIndex: readonly number[], postSc
 export interface BrandBatch {
   /** What the model classifies: each post's text, then (with brands) the distinct mention spans. */
   texts: string[];
-  /** Post i's brand fields from the scores of `texts` (undefined without brand monitoring). */
-  fieldsOf(i: number, postScores: Readonly<Record<string, number>>, scoresAt: (k: number) => Readonly<Record<string, number>> | undefined): BrandFields | undefined;
+  /** Post i's brand fields from the outcomes of `texts`, post i's own a success (undefined without
+   *  brand monitoring). A failed span falls back to the post's scores. */
+  fieldsOf(i: number, outcomes: readonly ClassifyOutcome[]): BrandFields | undefined;
 }
+
+const scoresOf = (outcomes: readonly ClassifyOutcome[], k: number): Readonly<Record<string, number>> | undefined => {
+  const o = outcomes[k];
+  return o && !isFailure(o) ? o.scores : undefined;
+};
 
 /**
  * A micro-batch's inference plan: with brands, each mention's span joins its post in the one inference
@@ -111,5 +118,12 @@ export interface BrandBatch {
 export function brandBatch(matcher: BrandMatcher | undefined, posts: readonly { id: string; text: string; ts: number }[]): BrandBatch {
   if (matcher === undefined) return { texts: posts.map((p) => p.text), fieldsOf: () => undefined };
   const { plans, batch } = planBatch(matcher, posts);
-  return { texts: batch.texts, fieldsOf: (i, postScores, scoresAt) => brandFields(plans[i] as PostPlan, batch.spanIndex[i] as number[], postScores, scoresAt) };
+  return {
+    texts: batch.texts,
+    fieldsOf: (i, outcomes) => {
+      const post = scoresOf(outcomes, i);
+      if (post === undefined) throw new RangeError(`post ${i} has no scores: its outcome failed`);
+      return brandFields(plans[i] as PostPlan, batch.spanIndex[i] as number[], post, (k) => scoresOf(outcomes, k));
+    },
+  };
 }

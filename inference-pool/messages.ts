@@ -25,6 +25,8 @@ export interface InitTask {
   pinning: WorkerPinning | undefined;
   maxBatchTokens: number;
   maxRowsPerCall: number;
+  /** Set on this thread before the session exists (its threads inherit it); 0: left as is. */
+  niceness: number;
 }
 
 /**
@@ -83,6 +85,8 @@ export interface WorkerReady {
   intraOpThreads: number;
   /** CPUs the worker's own thread is pinned to, or why it is not (when pinning was asked for). */
   callerPinned: { cpus: number[] } | { error: string } | undefined;
+  /** This thread's scheduling niceness once loaded (PoolOptions.niceness on Linux; 0 elsewhere). */
+  niceness: number;
   loadMs: number;
   /** One call at the production token limit (TEI's warm-up): first-call latency and peak memory surface now. */
   warmup: { rows: number; seqLen: number; ms: number };

@@ -1,6 +1,6 @@
 // Inside one worker: the tokenizer, the ONNX Runtime session and the hot path from texts to
 // probabilities. Nothing here knows about piscina or the pool; worker.ts adapts it to messages.
-import { endianness } from 'node:os';
+import { endianness, getPriority, platform, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -59,7 +59,9 @@ export class ModelRunner {
     if (endianness() !== 'LE') throw new ModelLoadError('the inference worker needs a little-endian CPU');
     const before = process.memoryUsage().rss;
     const started = performance.now();
-    // Pin before creating the session: ORT's own threads, created by this one, start from its mask.
+    // Niceness and pinning before creating the session: ORT's own threads, created by this one, inherit both.
+    // Linux only: there setpriority(0) is this thread; elsewhere it would be the whole process, live workers too.
+    if (task.niceness > 0 && platform() === 'linux') setPriority(task.niceness);
     const callerPinned = task.pinning === undefined ? undefined : pinCurrentThread(task.pinning.callerCpus);
     const { model } = task;
     const tokenizer = TextTokenizer.fromFile(model.tokenizerPath, model.maxLength);
@@ -85,6 +87,7 @@ export class ModelRunner {
       executionProvider: task.gpu === undefined ? 'cpu' : 'cuda',
       intraOpThreads: task.session.intraOpNumThreads ?? 1,
       callerPinned,
+      niceness: getPriority(),
       loadMs: round(loadMs),
       warmup,
       memory: { rssBytes: mem.rss, rssDeltaBytes: mem.rss - before, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },

@@ -34,6 +34,12 @@ export interface PoolOptions {
   closeTimeoutMs?: number;
   /** ONNX Runtime log severity: 0 verbose … 4 fatal. Default 3 (errors). */
   ortLogLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Scheduling niceness of the worker threads and their ONNX Runtime threads, 0 (normal) … 19 (only what
+   * normal threads leave). Default 0. A shadow model's pool runs at 19 so it takes spare CPU only
+   * (Linux: niceness is per thread, set before the session creates its threads, which inherit it).
+   */
+  niceness?: number;
 }
 
 export interface ResolvedPoolOptions {
@@ -50,6 +56,7 @@ export interface ResolvedPoolOptions {
   readonly taskTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly ortLogLevel: 0 | 1 | 2 | 3 | 4;
+  readonly niceness: number;
   /** More ORT threads than CPUs available. */
   readonly oversubscribed: boolean;
 }
@@ -80,6 +87,8 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
   const maxBatchTokens = positiveInt('maxBatchTokens', options.maxBatchTokens, 8192);
   const ortLogLevel = options.ortLogLevel ?? 3;
   if (![0, 1, 2, 3, 4].includes(ortLogLevel)) throw new RangeError(`options.ortLogLevel must be 0..4, got ${String(ortLogLevel)}`);
+  const niceness = options.niceness ?? 0;
+  if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) throw new RangeError(`options.niceness must be an integer 0..19, got ${String(niceness)}`);
 
   const model = loadManifest(options.modelDir);
   const { manifest } = model;
@@ -111,6 +120,7 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
     taskTimeoutMs: positiveInt('taskTimeoutMs', options.taskTimeoutMs, 60_000),
     closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 30_000),
     ortLogLevel,
+    niceness,
     oversubscribed: gpus.length === 0 && workers * threadsPerWorker > cores,
   });
 }

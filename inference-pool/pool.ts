@@ -200,5 +200,6 @@ function initTask(options: ResolvedPoolOptions, slot: number): InitTask {
     pinning,
     maxBatchTokens: options.maxBatchTokens,
     maxRowsPerCall: options.maxRowsPerCall,
+    niceness: options.niceness,
   };
 }

@@ -10,7 +10,7 @@ import { resultRecord } from '../consumers/messages.js';
 import { isRegistryUnavailable, whileRegistryUnavailable, type RegistrySerdes } from '../consumers/serdes.js';
 import { brandBatch, type BrandMatcher } from '../brands/index.js';
 import { AimdController } from './batching/aimd.js';
-import { MicroBatcher, type BatchItem } from './batching/micro-batcher.js';
+import { estimateTokens, MicroBatcher, type BatchItem } from './batching/micro-batcher.js';
 import type { ResolvedConfig } from './config.js';
 import { codeOf, messageOf } from './errors.js';
 import { classifyPatiently } from './model/classify-patiently.js';
@@ -95,7 +95,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         for (const t of taken) {
           this.#untilAvailable(() => decodeInput(t.record, this.#decode)).then(
             (input) => {
-              if (!t.entry.dropped) this.#batcher.add({ ...t, input }, this.#estimateTokens(input.text));
+              if (!t.entry.dropped) this.#batcher.add({ ...t, input }, estimateTokens(input.text, this.#o.classifier.model.maxLength));
             },
             (err: unknown) => (isRegistryUnavailable(err) ? this.#writer.abandon(t) : void this.#writer.deadLetter(t, codeOf(err), messageOf(err))),
           );
@@ -105,21 +105,12 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     });
   }
 
-  /** A cheap upper-ish estimate (no tokenizer on this thread): English WordPiece averages ~4 chars a token. */
-  #estimateTokens(text: string): number {
-    return Math.min(this.#o.classifier.model.maxLength, Math.ceil(text.length / 4) + 2);
-  }
-
   async #dispatch(items: BatchItem<Job>[]): Promise<void> {
     const live = items.filter((i) => !i.value.entry.dropped);
     if (live.length === 0) return;
     const started = performance.now();
     const plan = brandBatch(this.#o.brands, live.map((i) => i.value.input));
     const outcomes = await classifyPatiently(this.#o.classifier, plan.texts, () => this.#stopping);
-    const scoresAt = (k: number): Record<string, number> | undefined => {
-      const o = outcomes[k];
-      return o && !isFailure(o) ? o.scores : undefined;
-    };
     const inferenceMs = performance.now() - started;
     // Steered by how long a batch takes to process, as in Clipper, not by queueing: shrinking batches
     // because records queued would lower throughput and lengthen the queue it reacted to.
@@ -134,7 +125,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       if (isFailure(outcome)) return this.#writer.failed(job, outcome.error);
       labels.push(outcome.label);
       const timings = { receivedAt: job.record.receivedAt, queueMs: started - item.enqueuedAt, inferenceMs, batchSize: live.length };
-      const brands = plan.fieldsOf(i, outcome.scores, scoresAt);
+      const brands = plan.fieldsOf(i, outcomes);
       // The model that produced this outcome: after a hot swap (rollout/) the live one may already be another.
       const by = outcome.model ?? m;
       const result = resultRecord(job.input, job.record, outcome, { name: by.name, version: by.version, target: by.target }, timings, brands);

@@ -40,6 +40,15 @@ export interface BatchItem<T> {
   enqueuedAt: number;
 }
 
+/**
+ * A cheap upper-ish token estimate for a text, for the batch's token budget before it is tokenized (the
+ * tokenizer runs in the workers, not on the batching thread): English WordPiece averages ~4 characters a
+ * token, plus [CLS] and [SEP], capped at the model's maxLength.
+ */
+export function estimateTokens(text: string, maxLength: number): number {
+  return Math.min(maxLength, Math.ceil(text.length / 4) + 2);
+}
+
 export type DispatchFn<T> = (items: BatchItem<T>[]) => Promise<void>;
 
 export class MicroBatcher<T> {

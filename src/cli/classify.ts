@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { InferencePool, poolOptionsFromConfig } from '../../inference-pool/index.js';
-import { brandFields, loadBrandMatcher, planBatch, type BrandMatcher } from '../../brands/index.js';
-import { PoolOverloadedError } from '../errors.js';
+import { brandBatch, loadBrandMatcher, type BrandMatcher } from '../../brands/index.js';
+import { classifyPatiently } from '../model/classify-patiently.js';
 import { isFailure, type Classifier } from '../model/classifier.js';
 import { configFrom, withKnobs } from './options.js';
 import { info } from './output.js';
@@ -106,14 +106,10 @@ export async function classifyLines(input: AsyncIterable<string | Buffer> & { se
 
 async function classifyBatch(classifier: Classifier, entries: Entry[], summary: TransformSummary, brands: BrandMatcher | undefined): Promise<string> {
   const posts = entries.flatMap((e) => ('text' in e ? [{ id: String(e.id), text: e.text, ts: 0 }] : []));
-  // The same entity-level plan as the pipeline's: mention spans join the posts in one classify call.
-  const planned = brands && posts.length > 0 ? planBatch(brands, posts) : undefined;
-  const texts = planned?.batch.texts ?? posts.map((p) => p.text);
-  const outcomes = texts.length === 0 ? [] : await classifyWithBackoff(classifier, texts);
-  const scoresAt = (i: number): Record<string, number> | undefined => {
-    const o = outcomes[i];
-    return o && !isFailure(o) ? o.scores : undefined;
-  };
+  // The same plan as the pipeline's: with brands, mention spans join the posts in one classify call;
+  // and the same call: overload waited out, a text that crashes its worker failed alone.
+  const plan = brandBatch(brands, posts);
+  const outcomes = plan.texts.length === 0 ? [] : await classifyPatiently(classifier, plan.texts, () => false);
   let k = 0;
   let out = '';
   for (const e of entries) {
@@ -129,22 +125,10 @@ async function classifyBatch(classifier: Classifier, entries: Entry[], summary: 
       out += `${JSON.stringify({ id: e.id, error: o?.error ?? { code: 'KLS_ERR_INFERENCE', message: 'no result' } })}\n`;
     } else {
       summary.classified++;
-      const entity = planned && brandFields(planned.plans[post]!, planned.batch.spanIndex[post]!, o.scores, scoresAt);
-      out += `${JSON.stringify({ id: e.id, label: o.label, scores: o.scores, tokens: o.tokens, truncated: o.truncated, ...entity })}\n`;
+      out += `${JSON.stringify({ id: e.id, label: o.label, scores: o.scores, tokens: o.tokens, truncated: o.truncated, ...plan.fieldsOf(post, outcomes) })}\n`;
     }
   }
   return out;
-}
-
-async function classifyWithBackoff(classifier: Classifier, texts: string[]): ReturnType<Classifier['classify']> {
-  for (let wait = 2; ; wait = Math.min(wait * 2, 200)) {
-    try {
-      return await classifier.classify(texts);
-    } catch (err) {
-      if (!(err instanceof PoolOverloadedError)) throw err;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
 }
 
 function parseLine(line: string | undefined, lineNo: number, options: TransformOptions): Entry | undefined {

@@ -64,6 +64,44 @@ describe('klassify classify', () => {
     expect(lines.every((l) => l.label !== undefined)).toBe(true);
   });
 
+  it('--brands: the issue\'s brands file; each line lists its mentions with UTF-16 offsets and the sentiment towards each brand', async () => {
+    const brandsFile = join(scratch, 'brands.json');
+    // The exact shape of issue #12, plus the competitor of its example.
+    writeFileSync(brandsFile, JSON.stringify({
+      brands: [
+        { name: 'Kestrel', aliases: ['Kestrel', 'Kestrel Telecom', '@KestrelTel', '#kestrel'], caseSensitive: true, exclude: ['kestrel falcon', 'the bird'] },
+        { name: 'Copper Kettle', aliases: ['copper kettle', '@copperkettle'], exclude: [] },
+        { name: 'Northwind', aliases: ['Northwind'] },
+      ],
+    }));
+    const posts = [
+      { id: 'switch', text: 'Switched from Northwind to Kestrel and my bill halved' },
+      { id: 'alias', text: 'Kestrel Telecom support fixed my line in ten minutes, brilliant' },
+      { id: 'bird', text: 'Watched a Kestrel hover over the field, the bird was amazing' },
+      { id: 'case', text: 'my kestrel bill went up again' },
+      { id: 'emoji', text: '😡 #kestrel down again, third time this week' },
+      { id: 'kettle', text: 'Lunch at the Copper Kettle was awful, cold soup and rude staff' },
+      { id: 'none', text: 'what a lovely morning' },
+    ];
+    const r = await runCli(['classify', '--model', modelDir, '--workers', '1', '--brands', brandsFile], { input: posts.map((p) => JSON.stringify(p)).join('\n') });
+    expect(r.code, r.stderr).toBe(0);
+    type Mention = { brand: string; alias: string; start: number; end: number; label: string; scores: Record<string, number> };
+    const lines = new Map(parse(r.stdout).map((l) => [l.id, l as Line & { brands: Mention[]; excludedBrands: { brand: string; phrase: string }[] }]));
+    const brief = (id: string): [string, string, string][] => lines.get(id)!.brands.map((m) => [m.brand, m.alias, m.label]);
+    // Offsets point at the alias in the text (as written: Copper Kettle matches its alias without case),
+    // in UTF-16 code units (the emoji before #kestrel is two).
+    for (const p of posts) for (const m of lines.get(p.id)!.brands) expect(p.text.slice(m.start, m.end).toLowerCase()).toBe(m.alias.toLowerCase());
+    expect(lines.get('emoji')!.brands[0]).toMatchObject({ start: 3, end: 11 });
+    expect(brief('switch')).toEqual([['Northwind', 'Northwind', 'negative'], ['Kestrel', 'Kestrel', 'positive']]);
+    expect(brief('alias')).toEqual([['Kestrel', 'Kestrel Telecom', 'positive']]);
+    expect(brief('kettle')).toEqual([['Copper Kettle', 'copper kettle', 'negative']]);
+    expect(brief('emoji')).toEqual([['Kestrel', '#kestrel', 'negative']]);
+    // "the bird" suppresses Kestrel and the result says so; case-sensitive Kestrel is not "kestrel".
+    expect(lines.get('bird')).toMatchObject({ brands: [], excludedBrands: [{ brand: 'Kestrel', phrase: 'the bird' }] });
+    expect(lines.get('case')).toMatchObject({ brands: [], excludedBrands: [] });
+    expect(lines.get('none')).toMatchObject({ brands: [], excludedBrands: [] });
+  });
+
   it('reports a missing model folder as a coded error and exits 1', async () => {
     const r = await runCli(['classify', '--model', join(scratch, 'nope'), '-'], { input: 'hello\n' });
     expect(r.code).toBe(1);

@@ -2,7 +2,8 @@
 // no model is needed here): per-brand 1-minute stats equal a ground truth computed from the records; an
 // injected 8x volume spike is alerted in its own window; after kill -9 mid-stream and a restart, stats and
 // alerts (read_committed) equal the uninterrupted truth with no window and no alert written twice; the
-// webhook receiver gets every alert with a valid signature.
+// webhook receiver gets every alert with a valid signature. And the whole use end to end: `klassify start
+// --brands` with the shipped model writes the brands fields, `klassify brands` counts them.
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,8 @@ import { chromium } from 'playwright-core';
 import { packageRoot } from '../../src/paths.js';
 import { signature } from '../../brands/webhook.js';
 import { spawnCli } from '../helpers/cli.js';
-import { brokers, collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { brokers, collect, createTopic, produce, testKafka, uniqueName } from '../helpers/kafka.js';
+import { pipelineArgs, startPipeline } from '../helpers/pipeline.js';
 
 const BRANDS = ['Kestrel', 'Northwind', 'Brewly'];
 const BASE = [6, 4, 3];
@@ -226,6 +228,76 @@ describe('klassify brands', () => {
       expect(await m.stop()).toBe(0);
     }
   }, 240_000);
+
+  it('end to end: klassify start --brands classifies real posts with the shipped model, klassify brands counts what it wrote', async () => {
+    const kafka = testKafka();
+    const t = topics('bme');
+    const pipe = { input: uniqueName('bme-in'), output: t.results, dlq: uniqueName('bme-dlq'), group: uniqueName('bme-pg') };
+    await createTopic(kafka, pipe.input, 1);
+    await createTopic(kafka, t.results, 1);
+    const dir = mkdtempSync(join(tmpdir(), 'klassify-brands-'));
+    const file = join(dir, 'brands.json');
+    // Issue #12's brands file, and the competitor of its example.
+    writeFileSync(file, JSON.stringify({
+      brands: [
+        { name: 'Kestrel', aliases: ['Kestrel', 'Kestrel Telecom', '@KestrelTel', '#kestrel'], caseSensitive: true, exclude: ['kestrel falcon', 'the bird'] },
+        { name: 'Copper Kettle', aliases: ['copper kettle', '@copperkettle'], exclude: [] },
+        { name: 'Northwind', aliases: ['Northwind'] },
+      ],
+    }));
+    // All in one minute ten minutes ago, and a last post three minutes later that moves event time on so
+    // that minute's window closes (its own window stays open, so it is not counted below).
+    const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
+    const texts = [
+      'Switched from Northwind to Kestrel and my bill halved',
+      'Kestrel Telecom support fixed my line in ten minutes, brilliant',
+      'Lunch at the Copper Kettle was awful, cold soup and rude staff',
+      'Watched a Kestrel hover over the field, the bird was amazing',
+      '@KestrelTel down again, third time this week. Useless.',
+      'what a lovely morning',
+      'Northwind raised prices again, cancelling',
+    ];
+    const inputs = [...texts.map((text, i) => ({ id: `e-${i}`, text, ts: t0 + i * 1_000 })), { id: 'e-last', text: 'Northwind is fine I guess', ts: t0 + 3 * 60_000 }];
+    await produce(kafka, pipe.input, inputs.map((p) => ({ key: p.id, value: JSON.stringify(p) })));
+    const p = await startPipeline(pipelineArgs(pipe, ['--brands', file]));
+    const m = startMonitor(args(t, file));
+    try {
+      type Result = { id: string; brands: { brand: string; alias: string; label: string; start: number }[]; excludedBrands: { brand: string; phrase: string }[] };
+      const results = (await collect(kafka, t.results, inputs.length, { timeoutMs: 90_000 })).map((r) => JSON.parse(r.value!.toString()) as Result);
+      const byId = new Map(results.map((r) => [r.id, r]));
+      expect(byId.size, p.output()).toBe(inputs.length);
+      // The issue's example, towards each brand.
+      expect(byId.get('e-0')!.brands.map((b) => [b.brand, b.label, b.start])).toEqual([['Northwind', 'negative', 14], ['Kestrel', 'positive', 27]]);
+      expect(byId.get('e-3')).toMatchObject({ brands: [], excludedBrands: [{ brand: 'Kestrel', phrase: 'the bird' }] });
+      expect(byId.get('e-5')).toMatchObject({ brands: [], excludedBrands: [] });
+      // The monitor's closed 1-minute window equals a tally of the brands fields the pipeline wrote.
+      const want = new Map<string, { count: number; labels: Record<string, number> }>();
+      for (const r of results.filter((x) => x.id !== 'e-last')) {
+        for (const b of r.brands) {
+          const cell = want.get(b.brand) ?? { count: 0, labels: { negative: 0, neutral: 0, positive: 0 } };
+          cell.count++;
+          cell.labels[b.label] = (cell.labels[b.label] ?? 0) + 1;
+          want.set(b.brand, cell);
+        }
+      }
+      expect([...want.keys()].sort()).toEqual(['Copper Kettle', 'Kestrel', 'Northwind']);
+      await topicsExist(kafka, [t.stats], m.output);
+      const key = (brand: string): string => `${brand}|1m|${t0}`;
+      const stats = await collect(kafka, t.stats, want.size, {
+        timeoutMs: 90_000,
+        readCommitted: true,
+        done: (out) => [...want.keys()].every((b) => out.some((r) => r.key === key(b))),
+      });
+      for (const [brand, cell] of want) {
+        const rec = stats.find((r) => r.key === key(brand));
+        expect(rec, `${key(brand)} missing; monitor said:\n${m.output().slice(-3000)}`).toBeDefined();
+        expect(JSON.parse(rec!.value!.toString()), brand).toMatchObject(cell);
+      }
+    } finally {
+      expect(await m.stop()).toBe(0);
+      expect(await p.stop(), p.output()).toBe(0);
+    }
+  }, 300_000);
 
   it('kill -9 mid-stream: after a restart, stats and alerts equal the uninterrupted truth, nothing twice', async () => {
     const kafka = testKafka();

@@ -27,7 +27,7 @@ function steadyLoad(producer: Producer, topic: string): { stop: () => Promise<nu
     while (running) {
       const started = Date.now();
       const batch = Array.from({ length: RATE_PER_S / 10 }, () => gen.next());
-      await producer.send({ topic, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text }) })) });
+      await producer.send({ topic, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text, ts: Date.now() }) })) });
       sent += batch.length;
       await sleep(Math.max(0, 100 - (Date.now() - started)));
     }
@@ -88,6 +88,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
     try {
       p = await startPipeline(pipelineArgs(t, ['--delivery', delivery, '--metrics-token', TOKEN]));
       await until('results flowing', async () => (await outputCount(kafka, t.output)) > 300, 60_000, logs);
+      const flowingAt = Date.now();
       const before = (await fetch(`${p.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text()));
       const oldVersion = /klassify_model_info\{name="[^"]*",version="([^"]*)"/.exec(before)?.[1];
       expect(oldVersion).toBeDefined();
@@ -119,16 +120,21 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
       expect(copies.size, 'input records without a result').toBe(sent);
       if (eos) expect([...copies.values()].filter((n) => n > 1).length, 'input records written twice').toBe(0);
       let longestGapMs = 0;
+      // End to end, each record's wait from its send to its result: unlike the gap between results, it
+      // does not grow when the test's own producer is starved of CPU (CI runs many suites at once).
+      // Records sent while klassify was starting are left out: they waited for the start, not the swap.
+      const waits = out.map((r) => [Number(r.timestamp), (JSON.parse(r.value!.toString()) as ResultRecord).ts!] as const).filter(([, sentAt]) => sentAt >= flowingAt);
+      const longestWaitMs = Math.max(...waits.map(([at, sentAt]) => at - sentAt));
       for (const [partition, seq] of byPartition) {
         const versions = seq.map((s) => s.version).filter((v, i, a) => i === 0 || a[i - 1] !== v);
         expect(versions, `versions in output partition ${partition}`).toEqual([oldVersion, 'swap-v2']);
         for (let i = 1; i < seq.length; i++) longestGapMs = Math.max(longestGapMs, seq[i]!.at - seq[i - 1]!.at);
       }
-      // Steady input at 100/s over 3 partitions: a gap this long would be the swap stopping the output.
-      // The figure is printed (1.8-3.5 s here, 2 cores: the candidate's workers load and warm up on the
-      // live workers' cores); the bound only catches a stop, CI's load pushed the old 5 s one over.
-      process.stdout.write(`model swap (${delivery}): longest pause between results of one partition ${longestGapMs} ms\n`);
-      expect(longestGapMs).toBeLessThan(10_000);
+      // Steady input at 100/s over 3 partitions. Both figures are printed (2 cores, alone: longest wait
+      // 0.4-0.6 s, about a batch; CI runs many suites at once and the gap between results reached 7 s there,
+      // the test's producer starved too). The bound only catches a stop: no record may wait 10 s.
+      process.stdout.write(`model swap (${delivery}): longest pause between results of one partition ${longestGapMs} ms, longest wait of a record ${longestWaitMs} ms\n`);
+      expect(longestWaitMs).toBeLessThan(10_000);
     } finally {
       if (sent === 0) await load.stop();
       await producer.disconnect();

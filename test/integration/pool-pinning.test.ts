@@ -1,6 +1,7 @@
 // --cpu-sets reaches the operating system: read each thread's Cpus_allowed_list from /proc, independently
-// of what the workers report. Linux only (that is where klassify's pinning applies).
-import { readdirSync } from 'node:fs';
+// of what the workers report; and a pool's niceness, from each thread's stat. Linux only (that is where
+// klassify's pinning and per-thread niceness apply).
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InferencePool } from '../../inference-pool/index.js';
 import { threadCpus } from '../../inference-pool/thread-affinity.js';
@@ -57,6 +58,27 @@ describe.runIf(process.platform === 'linux')('pinning workers to core sets', () 
       await pool.close();
     }
   });
+
+  it('niceness 19 (a shadow pool): the worker thread and its ORT intra-op thread run at 19, the rest of the process at 0', async () => {
+    const niceOf = (tid: number): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const before = new Set(readdirSync('/proc/self/task').map(Number));
+    const pool = await InferencePool.start({ modelDir, workers: 1, threadsPerWorker: 2, niceness: 19 });
+    try {
+      const ready = pool.workers()[0]!.ready!;
+      expect(ready.niceness).toBe(19);
+      const added = readdirSync('/proc/self/task').map(Number).filter((t) => !before.has(t));
+      const niced = added.filter((t) => niceOf(t) === 19);
+      // The worker's own thread and the intra-op thread ORT created from it (T = 2).
+      expect(niced).toContain(ready.tid);
+      expect(niced.length).toBeGreaterThanOrEqual(2);
+      expect(niceOf(process.pid), 'the main thread').toBe(0);
+      for (const t of before) if (readdirSync('/proc/self/task').map(Number).includes(t)) expect(niceOf(t)).toBe(0);
+      const out = await pool.classify(BUILTIN_EVAL_TEXTS.slice(0, 8));
+      expect(out.some(isFailure)).toBe(false);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 
   it('refuses core ids this process cannot use before starting any worker (ORT would only log it)', async () => {
     await expect(InferencePool.start({ modelDir, workers: 1, cpuSets: ['4000'] })).rejects.toThrow(/KLASSIFY_CPU_SETS.*not available/);

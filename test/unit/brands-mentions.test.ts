@@ -41,6 +41,10 @@ describe('entity-level sentiment spans', () => {
     expect(Object.fromEntries(brandSentiments(spans, [neu, neu]))).toEqual({ Northwind: 'negative', Kestrel: 'positive' });
     // "...and regret it": the model's negative for Kestrel wins over the prior, so Northwind turns positive.
     expect(Object.fromEntries(brandSentiments(spans, [neg, neg]))).toEqual({ Northwind: 'positive', Kestrel: 'negative' });
+    // A lean towards negative does not: what the shipped model gives this very post ("halved" reads negative to it).
+    const lean = { negative: 0.6, neutral: 0.28, positive: 0.12 };
+    expect(Object.fromEntries(brandSentiments(spans, [lean, lean]))).toEqual({ Northwind: 'negative', Kestrel: 'positive' });
+    expect(Object.fromEntries(brandSentiments(spans, [lean, lean], { priorWeight: 1 }))).toEqual({ Northwind: 'positive', Kestrel: 'negative' });
     expect(Object.fromEntries(brandSentiments(spans, [neu, neu], { comparisons: false }))).toEqual({ Northwind: 'neutral', Kestrel: 'neutral' });
   });
 
