@@ -100,6 +100,11 @@ export function fitMessage(
   };
 }
 
+/** Where an input record came from, as results and dead letters name it. */
+export function sourceOf(record: Pick<InputRecord, 'topic' | 'partition' | 'offset'>): ResultRecord['source'] {
+  return { topic: record.topic, partition: record.partition, offset: Number(record.offset) };
+}
+
 export function resultRecord(
   input: DecodedInput,
   record: InputRecord,
@@ -116,7 +121,7 @@ export function resultRecord(
     tokens: c.tokens,
     truncated: c.truncated,
     model,
-    source: { topic: record.topic, partition: record.partition, offset: Number(record.offset) },
+    source: sourceOf(record),
     ts: Number.isFinite(input.ts) ? input.ts : null,
     meta: input.meta ?? null,
     timings,
@@ -145,7 +150,7 @@ export function deadLetter(record: InputRecord & { headers?: IHeaders | undefine
     value: record.value,
     headers,
     error: { code, message: message.slice(0, 1000) },
-    source: { topic: record.topic, partition: record.partition, offset: Number(record.offset) },
+    source: sourceOf(record),
     time: now,
   };
 }

@@ -6,3 +6,5 @@ export { compareOutcomes, judge, sameLabels, type AgreementFigures, type ClassAg
 export { candidateFactoryFromConfig, verifiedFactory } from './candidate-factory.js';
 export { verifyModelFile } from './verify-model-file.js';
 export { RecentAnswers, type Answered } from './recent-answers.js';
+export { ShadowRunner, type ShadowCounts, type ShadowEventMap, type ShadowOptions, type ShadowPost, type ShedReason } from './shadow.js';
+export { ShadowWindow, type ShadowReport, type SideFigures } from './shadow-window.js';

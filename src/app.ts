@@ -1,5 +1,6 @@
 // Wiring and lifecycle: the only module that knows every part. Start: brokers → registry → model pool
 // (warm) → pipeline (group joined) → metrics server. Stop: the reverse, each step bounded in time.
+import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { createKafka } from '../consumers/kafka-client.js';
 import { createRegistrySerdes, type RegistrySerdes } from '../consumers/serdes.js';
@@ -13,6 +14,7 @@ import { resolveBrokers } from './services/brokers.js';
 import { candidateFactoryFromConfig, SwappableClassifier } from '../rollout/index.js';
 import { requestSwap, watchModelFolder, type SwapSource } from '../rollout/triggers.js';
 import type { SwapResult } from '../rollout/events.js';
+import { startShadow, type RunningShadow } from './shadow-wiring.js';
 
 /** What becomes of in-flight records the Kafka stage let go, by reason (consumers/kafka-stage.ts). */
 const DROPPED_FATE = {
@@ -22,7 +24,14 @@ const DROPPED_FATE = {
   'already-written': 'already written by another producer of their partition, not written again',
 } as const;
 
-export type ClassifierFactory = (config: ResolvedConfig) => Promise<Classifier>;
+/** Pool settings a second model gets apart from the live one's (a shadow: fewer workers, lowest priority). */
+export interface PoolTuning {
+  workers?: number;
+  niceness?: number;
+  taskTimeoutMs?: number;
+}
+
+export type ClassifierFactory = (config: ResolvedConfig, tuning?: PoolTuning) => Promise<Classifier>;
 
 /** Something started alongside the pipeline (the metrics server), stopped with it. */
 export interface Attachment {
@@ -65,6 +74,7 @@ export class App {
   readonly pipeline: Pipeline;
   readonly serdes: RegistrySerdes | undefined;
   #attachment: Attachment | undefined;
+  #shadow: RunningShadow | undefined;
   #watch: { close: () => void } | undefined;
   readonly #log: (line: string) => void;
   #stopping: Promise<void> | undefined;
@@ -122,6 +132,12 @@ export class App {
     if (brands) log(`brands: ${brands.brands.length} from ${config.brands.file}`);
     const pipeline = new Pipeline({ config, kafka, classifier, serdes, brands });
     const app = new App({ config, brokers, embedded, kafka, classifier, pipeline, serdes, log });
+    try {
+      app.#shadow = await startShadow({ config, create: options.createClassifier, live: classifier, pipeline, kafka, log });
+    } catch (err) {
+      await classifier.close().catch(() => undefined);
+      throw err;
+    }
     // Always a listener: an EventEmitter 'error' nobody listens to is thrown, so with metrics off a
     // retried produce failure would have crashed the process.
     const limited = rateLimited(log);
@@ -143,9 +159,25 @@ export class App {
     return app;
   }
 
-  /** Swaps the live model for the one in `dir` if it passes the gate (rollout/); logs the outcome. */
-  swapModel(dir: string, source: SwapSource): Promise<SwapResult> {
-    return requestSwap(this.classifier, dir, source, this.#log);
+  /** The shadow model's runner (--shadow-model), until it is promoted or the app stops. */
+  get shadow(): RunningShadow | undefined {
+    return this.#shadow;
+  }
+
+  /**
+   * Swaps the live model for the one in `dir` if it passes the gate (rollout/); logs the outcome. With
+   * the shadow's folder this is its promotion: accepted, the shadow has nothing left to compare and stops
+   * (while the gate runs, three models are loaded: live, shadow and its fresh copy, the candidate).
+   */
+  async swapModel(dir: string, source: SwapSource): Promise<SwapResult> {
+    const result = await requestSwap(this.classifier, dir, source, this.#log);
+    const shadow = this.#shadow;
+    if (result.accepted && shadow !== undefined && resolve(dir) === shadow.dir) {
+      this.#shadow = undefined;
+      await shadow.stop();
+      this.#log(`klassify: shadow model promoted to live; the shadow stopped`);
+    }
+    return result;
   }
 
   /** --model-watch: a new manifest in the model folder. Not now while a swap runs (SIGHUP, HTTP). */
@@ -192,6 +224,7 @@ export class App {
       await Promise.race([this.pipeline.stop(), timeout]);
     } finally {
       clearTimeout(timer);
+      await this.#shadow?.stop().catch(() => undefined);
       await this.classifier.close().catch(() => undefined);
       await this.#attachment?.stop().catch(() => undefined);
     }

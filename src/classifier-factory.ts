@@ -2,4 +2,4 @@
 import { InferencePool, poolOptionsFromConfig } from '../inference-pool/index.js';
 import type { ClassifierFactory } from './app.js';
 
-export const createClassifier: ClassifierFactory = (config) => InferencePool.start(poolOptionsFromConfig(config));
+export const createClassifier: ClassifierFactory = (config, tuning = {}) => InferencePool.start({ ...poolOptionsFromConfig(config), ...tuning });

@@ -56,6 +56,10 @@ const schema = z.object({
     dir: z.string().min(1),
     watch: z.boolean(),
     swapMinAgreement: z.number().min(0).max(1),
+    shadow: z.string().min(1).optional(),
+    shadowSample: z.number().gt(0).max(1),
+    shadowTopic: z.string().min(1).optional(),
+    shadowWorkers: z.number().int().min(1),
   }),
   brands: z.object({
     file: z.string().min(1).optional(),

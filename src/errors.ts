@@ -78,6 +78,8 @@ export const SwapLabelsError = define('SwapLabelsError', 'KLS_ERR_SWAP_LABELS');
 // Retriable: more live traffic fills the sample.
 export const SwapSampleError = define('SwapSampleError', 'KLS_ERR_SWAP_SAMPLE', true);
 export const SwapParityError = define('SwapParityError', 'KLS_ERR_SWAP_PARITY');
+// Retriable: the instance may be starting, or the shadow not running yet.
+export const ShadowReportError = define('ShadowReportError', 'KLS_ERR_SHADOW_REPORT', true);
 
 // Brand monitoring
 export const BrandsConfigError = define('BrandsConfigError', 'KLS_ERR_BRANDS_CONFIG');
@@ -118,6 +120,7 @@ export const errorCodes: readonly string[] = Object.freeze([
   'KLS_ERR_SWAP_LABELS',
   'KLS_ERR_SWAP_SAMPLE',
   'KLS_ERR_SWAP_PARITY',
+  'KLS_ERR_SHADOW_REPORT',
   'KLS_ERR_BRANDS_CONFIG',
 ]);
 

@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 import { decodeInput, type DecodedInput, type DecodeOptions } from '../consumers/decode.js';
 import { OutputEncoder } from '../consumers/encode.js';
 import { KafkaStage, type StageEventMap, type Taken } from '../consumers/kafka-stage.js';
-import { resultRecord } from '../consumers/messages.js';
+import { resultRecord, sourceOf, type ResultRecord } from '../consumers/messages.js';
 import { isRegistryUnavailable, whileRegistryUnavailable, type RegistrySerdes } from '../consumers/serdes.js';
 import { brandBatch, type BrandMatcher } from '../brands/index.js';
 import { AimdController } from './batching/aimd.js';
@@ -14,7 +14,7 @@ import { estimateTokens, MicroBatcher, type BatchItem } from './batching/micro-b
 import type { ResolvedConfig } from './config.js';
 import { codeOf, messageOf } from './errors.js';
 import { classifyPatiently } from './model/classify-patiently.js';
-import { isFailure, type Classifier } from './model/classifier.js';
+import { isFailure, type Classifier, type ClassifyOutcome } from './model/classifier.js';
 import { ResultWriter } from './result-writer.js';
 
 interface Job extends Taken {
@@ -25,6 +25,8 @@ interface Job extends Taken {
 export interface PipelineEventMap extends StageEventMap {
   dead_letter: [{ topic: string; code: string }];
   batch: [{ size: number; tokens: number; queueMs: number; inferenceMs: number; labels: string[] }];
+  /** A batch's posts and their outcomes (emitted only with a listener: a shadow model, rollout/shadow.ts). */
+  classified: [{ posts: { id: string; text: string; source: ResultRecord['source'] }[]; outcomes: ClassifyOutcome[] }];
 }
 
 export interface PipelineOptions {
@@ -131,6 +133,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       const result = resultRecord(job.input, job.record, outcome, { name: by.name, version: by.version, target: by.target }, timings, brands);
       return this.#writer.result(job, result);
     }));
+    if (this.listenerCount('classified') > 0) {
+      this.emit('classified', { posts: live.map(({ value: v }) => ({ id: v.input.id, text: v.input.text, source: sourceOf(v.record) })), outcomes: outcomes.slice(0, live.length) });
+    }
     this.emit('batch', { size: live.length, tokens: live.reduce((n, i) => n + i.tokens, 0), queueMs: started - live[0]!.enqueuedAt, inferenceMs, labels });
     this.#stage.flush();
   }

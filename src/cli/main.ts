@@ -14,6 +14,7 @@ import { produceCommand } from './produce.js';
 import { registryCommand } from './registry.js';
 import { startCommand } from './start.js';
 import { tailCommand } from './tail.js';
+import { shadowReportCommand } from './shadow-report.js';
 
 const program = new Command('klassify')
   .description('real-time text classification on Kafka')
@@ -30,6 +31,7 @@ const program = new Command('klassify')
   .addCommand(produceCommand())
   .addCommand(lagCommand())
   .addCommand(tailCommand())
+  .addCommand(shadowReportCommand())
   .addCommand(registryCommand());
 
 try {

@@ -7,6 +7,7 @@ import { LagMonitor } from './lag.js';
 import { LiveStats } from './live.js';
 import { Metrics } from './metrics.js';
 import { ObserveServer } from './server.js';
+import { ShadowMetrics } from './shadow-metrics.js';
 
 export interface Observability extends Attachment {
   url: string;
@@ -19,7 +20,9 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
   metrics.observePipeline(pipeline);
   const unsubscribe = metrics.observeClassifier(classifier);
   metrics.observeSwaps(classifier);
-  const live = new LiveStats(pipeline, classifier, config.pipeline.outputTopic);
+  const shadowMetrics = new ShadowMetrics(metrics.registry);
+  if (app.shadow) shadowMetrics.observe(app.shadow.runner);
+  const live = new LiveStats(pipeline, classifier, config.pipeline.outputTopic, () => app.shadow?.runner.report());
   const server = new ObserveServer({
     host: config.metrics.host,
     port: config.metrics.port,
@@ -29,6 +32,7 @@ export async function attachObservability(app: App, options: { lagIntervalMs?: n
     adminModel: async (path) => swapResponse(await app.swapModel(path, 'http')),
     metrics: async () => {
       metrics.sample(classifier, pipeline);
+      shadowMetrics.sample(app.shadow?.runner.report());
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     ready: () => {

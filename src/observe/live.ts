@@ -4,6 +4,41 @@
 import type { Classifier } from '../model/classifier.js';
 import type { Pipeline } from '../pipeline.js';
 import type { GroupLag } from './lag.js';
+import type { ShadowRunner } from '../../rollout/shadow.js';
+
+type ShadowReport = ReturnType<ShadowRunner['report']>;
+
+/** The shadow model's window figures as the dashboard shows them (null without a shadow). */
+export interface ShadowView {
+  model: { name: string; version: string };
+  sample: number;
+  compared: number;
+  agreement: number | null;
+  perClass: { label: string; texts: number; agreement: number }[];
+  labels: readonly string[];
+  confusion: number[][];
+  confidence: { live: number | null; shadow: number | null };
+  p99Ms: { live: number | null; shadow: number | null };
+  errors: { live: number; shadow: number };
+  shed: number;
+}
+
+function shadowView(r: ShadowReport): ShadowView {
+  const a = r.agreement;
+  return {
+    model: { name: r.models.shadow.name, version: r.models.shadow.version },
+    sample: r.sample,
+    compared: a.compared,
+    agreement: a.compared > 0 ? a.agreement : null,
+    perClass: a.perClass.map((c) => ({ label: c.label, texts: c.texts, agreement: c.agreement })),
+    labels: a.labels,
+    confusion: a.confusion,
+    confidence: { live: r.live.meanConfidence, shadow: r.shadow.meanConfidence },
+    p99Ms: { live: r.live.latencyMs?.p99 ?? null, shadow: r.shadow.latencyMs?.p99 ?? null },
+    errors: { live: r.live.errors, shadow: r.shadow.errors },
+    shed: Object.values(r.counts.shed).reduce((n, x) => n + x, 0),
+  };
+}
 
 export interface LiveSnapshot {
   at: number;
@@ -21,6 +56,7 @@ export interface LiveSnapshot {
   lag: { status: string; totalRecords: number; maxSeconds: number; partitions: { key: string; records: number; seconds: number | null }[] } | null;
   model: { name: string; version: string; target: string };
   totals: { in: number; out: number; deadLetters: number };
+  shadow: ShadowView | null;
 }
 
 export function percentile(sorted: readonly number[], q: number): number {
@@ -41,7 +77,13 @@ export class LiveStats {
   #last = Date.now();
   readonly #totals = { in: 0, out: 0, deadLetters: 0 };
 
-  constructor(private readonly pipeline: Pipeline, private readonly classifier: Classifier, private readonly outputTopic: string) {
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly classifier: Classifier,
+    private readonly outputTopic: string,
+    /** The shadow model's report now, when one runs (it stops once promoted). */
+    private readonly shadow: () => ShadowReport | undefined = () => undefined,
+  ) {
     pipeline.on('records_in', (e) => (this.#in += e.count));
     pipeline.on('dead_letter', (e) => {
       this.#dead++;
@@ -98,6 +140,7 @@ export class LiveStats {
         : null,
       model: { name: m.name, version: m.version, target: m.target },
       totals: { ...this.#totals },
+      shadow: ((r) => (r ? shadowView(r) : null))(this.shadow()),
     };
     this.#in = 0;
     this.#out = 0;

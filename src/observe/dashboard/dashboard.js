@@ -67,9 +67,35 @@
     const labels = [...new Set(history.flatMap((s) => Object.keys(s.labels)))].sort();
     draw('c-labels', labels, (s, l) => s.labels[l] || 0);
 
+    renderShadow(last.shadow);
+
     const tbody = el('dlq-table').querySelector('tbody');
     const rows = Object.entries(dlqTotals).sort((a, b) => b[1] - a[1]);
     tbody.innerHTML = rows.length ? rows.map(([c, n]) => `<tr><td>${c}</td><td class="n">${n}</td></tr>`).join('') : '<tr><td>none</td><td class="n">0</td></tr>';
+  }
+
+  // Labels come from a model's manifest: text, never markup.
+  const esc = (x) => String(x).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const pct = (x) => (x === null || x === undefined ? '–' : `${fmt(x * 100, 1)}%`);
+  function renderShadow(s) {
+    el('shadow').hidden = !s;
+    if (!s) return;
+    el('shadow-model').textContent = `${s.model.name} ${s.model.version} on ${fmt(s.sample * 100)}% of records`;
+    draw('c-shadow', ['agreement'], (x) => (x.shadow && x.shadow.agreement !== null ? x.shadow.agreement * 100 : null), { minMax: 100 });
+    const ms = (x) => (x === null ? '–' : `${fmt(x, 1)} ms`);
+    const rows = [
+      ['compared (5 min)', String(s.compared)],
+      ['agreement', pct(s.agreement)],
+      ...s.perClass.map((c) => [`agreement on live "${c.label}" (${c.texts})`, c.texts ? pct(c.agreement) : '–']),
+      ['mean confidence live / shadow', `${pct(s.confidence.live)} / ${pct(s.confidence.shadow)}`],
+      ['p99 per call live / shadow', `${ms(s.p99Ms.live)} / ${ms(s.p99Ms.shadow)}`],
+      ['errors live / shadow', `${s.errors.live} / ${s.errors.shadow}`],
+      ['shed (not given to the shadow)', String(s.shed)],
+    ];
+    el('shadow-summary').querySelector('tbody').innerHTML = rows.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="n">${esc(v)}</td></tr>`).join('');
+    const t = el('shadow-confusion');
+    t.querySelector('thead').innerHTML = `<tr><th></th>${s.labels.map((l) => `<th>${esc(l)}</th>`).join('')}</tr>`;
+    t.querySelector('tbody').innerHTML = s.labels.map((l, i) => `<tr><th>${esc(l)}</th>${s.confusion[i].map((n) => `<td class="n">${n}</td>`).join('')}</tr>`).join('');
   }
 
   function add(snapshot) {

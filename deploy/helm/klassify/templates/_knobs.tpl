@@ -108,6 +108,18 @@ KLASSIFY_MODEL_WATCH: {{ $c.model.watch | toString | quote }}
 {{- if and (not (kindIs "invalid" $c.model.swapMinAgreement)) (not (dig "model" "swapMinAgreement" "name" "" $s)) }}
 KLASSIFY_SWAP_MIN_AGREEMENT: {{ $c.model.swapMinAgreement | toString | quote }}
 {{- end }}
+{{- if and (not (kindIs "invalid" $c.model.shadow)) (not (dig "model" "shadow" "name" "" $s)) }}
+KLASSIFY_SHADOW_MODEL: {{ $c.model.shadow | toString | quote }}
+{{- end }}
+{{- if and (not (kindIs "invalid" $c.model.shadowSample)) (not (dig "model" "shadowSample" "name" "" $s)) }}
+KLASSIFY_SHADOW_SAMPLE: {{ $c.model.shadowSample | toString | quote }}
+{{- end }}
+{{- if and (not (kindIs "invalid" $c.model.shadowTopic)) (not (dig "model" "shadowTopic" "name" "" $s)) }}
+KLASSIFY_SHADOW_TOPIC: {{ $c.model.shadowTopic | toString | quote }}
+{{- end }}
+{{- if and (not (kindIs "invalid" $c.model.shadowWorkers)) (not (dig "model" "shadowWorkers" "name" "" $s)) }}
+KLASSIFY_SHADOW_WORKERS: {{ $c.model.shadowWorkers | int64 | toString | quote }}
+{{- end }}
 {{- if and (not (kindIs "invalid" $c.pool.workers)) (not (dig "pool" "workers" "name" "" $s)) }}
 KLASSIFY_WORKERS: {{ $c.pool.workers | int64 | toString | quote }}
 {{- end }}
@@ -419,6 +431,34 @@ KLASSIFY_METRICS_INSECURE: {{ $c.metrics.insecure | toString | quote }}
     secretKeyRef:
       name: {{ . | quote }}
       key: {{ dig "model" "swapMinAgreement" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "shadow" "name" "" $s) }}
+- name: KLASSIFY_SHADOW_MODEL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "shadow" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "shadowSample" "name" "" $s) }}
+- name: KLASSIFY_SHADOW_SAMPLE
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "shadowSample" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "shadowTopic" "name" "" $s) }}
+- name: KLASSIFY_SHADOW_TOPIC
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "shadowTopic" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "shadowWorkers" "name" "" $s) }}
+- name: KLASSIFY_SHADOW_WORKERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "shadowWorkers" "key" "" $s | quote }}
 {{- end }}
 {{- with (dig "pool" "workers" "name" "" $s) }}
 - name: KLASSIFY_WORKERS
