@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
 
-const SUITES = ['test/integration/delivery.test.ts', 'test/integration/zombie.test.ts', 'test/integration/broker-restart.test.ts'];
+const SUITES = ['test/integration/delivery.test.ts', 'test/integration/zombie.test.ts', 'test/integration/broker-restart.test.ts', 'test/integration/scale-out.test.ts'];
 
 interface Row {
   scenario: string;

@@ -55,6 +55,8 @@ export async function fillBacklog(kafka: Kafka, topic: string, n: number, seed =
 
 export interface ProcessHandle {
   child: ChildProcess;
+  /** Its metrics and dashboard server. */
+  url: string;
   output: () => string;
   peakRssBytes: () => number;
   stop: () => Promise<number | null>;
@@ -94,6 +96,7 @@ export async function startPipelineProcess(brokers: string[], t: Topics, extra: 
   }
   return {
     child,
+    url,
     output: () => out,
     peakRssBytes: () => peakRssOf(child.pid),
     stop: async () => {

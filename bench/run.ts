@@ -28,6 +28,7 @@ import {
   benchKafka, benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput,
 } from './kafka-phases.js';
 import { benchBrands } from './brands-bench.js';
+import { benchShadow } from './shadow-bench.js';
 import { benchMemory } from './memory-bench.js';
 import { benchPool, loadBenchRunner } from './pool.js';
 import { check, latencySvg, targetsTable, type LatencyPoint, type Target } from './report.js';
@@ -40,6 +41,8 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     // Only the brand-monitoring phases (bench/brands-bench.ts): pipeline with and without brands, monitor rate.
     brands: { type: 'boolean', default: false },
+    // Only the shadow-model phases (bench/shadow-bench.ts): live throughput and latency without and with a shadow.
+    shadow: { type: 'boolean', default: false },
     // Only the memory phase (bench/memory-bench.ts): peak RSS under a burst of 60 KB posts.
     memory: { type: 'boolean', default: false },
   },
@@ -383,9 +386,13 @@ async function brandsOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchBrands({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
+async function shadowOnly(): Promise<void> {
+  await withBenchKafka((kafka, admin, brokers) => benchShadow({ kafka, admin, brokers, modelDir, quick, outDir, log }));
+}
+
 async function memoryOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchMemory({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
-await (args.brands ? brandsOnly() : args.memory ? memoryOnly() : main());
+await (args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.memory ? memoryOnly() : main());
 process.exit(0);

@@ -81,13 +81,19 @@ export async function ensureTopics(
   });
 }
 
-/** Runs `step` again (up to ~10 s) while it fails with an error kafkajs marks retriable. */
-export async function retrying<T>(step: () => Promise<T>, attempts = 40, waitMs = 250): Promise<T> {
+/**
+ * Runs `step` again (up to ~10 s) while it fails with an error kafkajs marks retriable; with
+ * `onlyLeaderless`, only while a partition has no leader yet (a fresh topic on a loaded broker). For a
+ * send that failed in its metadata step nothing was written; one that failed on one partition may have
+ * written the others, so repeating it is at-least-once for them.
+ */
+export async function retrying<T>(step: () => Promise<T>, attempts = 40, waitMs = 250, onlyLeaderless = false): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await step();
     } catch (err) {
-      const retriable = (err as { retriable?: unknown }).retriable === true || /does not host this topic-partition|not the leader|leadership election/i.test(String((err as Error).message));
+      const leaderless = /does not host this topic-partition|not the leader|leadership election/i.test(String((err as Error).message));
+      const retriable = leaderless || (!onlyLeaderless && (err as { retriable?: unknown }).retriable === true);
       if (!retriable || i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, waitMs));
     }

@@ -5,6 +5,7 @@ import client from 'prom-client';
 import type { Kafka } from 'kafkajs';
 import type { BrandsConfig } from '../brands/config.js';
 import { BrandMonitor, type BrandStatsRecord } from '../brands/monitor.js';
+import { modelMarkers } from '../brands/model-markers.js';
 import type { SpikeAlert } from '../brands/spikes.js';
 import { deliverAlert } from '../brands/webhook.js';
 import { ensureTopics } from '../consumers/kafka-client.js';
@@ -86,7 +87,7 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
     insecure: config.metrics.insecure,
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
       ready: () => ({ ready: running, reasons: running ? [] : ['restoring state'] }),
-      json: { '/brands/data': () => ({ brands: names, stats: recent, alerts: latestAlerts }) },
+      json: { '/brands/data': () => ({ brands: names, stats: recent, alerts: latestAlerts, markers: modelMarkers(recent) }) },
     });
     url = await server.listen();
   }

@@ -59,12 +59,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     this.#stage = new KafkaStage(kafka, { ...p, createTopics: options.createTopics !== false });
     for (const event of FORWARDED) this.#stage.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
     const retry = <T>(step: () => Promise<T>): Promise<T> => this.#untilAvailable(step);
-    const encoder = new OutputEncoder({ format: p.outputFormat, outputTopic: p.outputTopic, deadLetterTopic: p.deadLetterTopic, serdes: options.serdes, retry });
-    this.#writer = new ResultWriter(this.#stage, encoder, (topic, code) => this.emit('dead_letter', { topic, code }));
-    this.#batcher = new MicroBatcher<Job>(
-      { maxSize: config.batch.maxSize, maxTokens: config.batch.maxTokens, maxWaitMs: config.batch.maxWaitMs, slots: classifier.health().workers },
-      (items) => this.#dispatch(items),
-    );
+    this.#writer = new ResultWriter(this.#stage, new OutputEncoder({ ...p, serdes: options.serdes, format: p.outputFormat, retry }), (topic, code) => this.emit('dead_letter', { topic, code }));
+    const b = config.batch;
+    this.#batcher = new MicroBatcher<Job>({ maxSize: b.maxSize, maxTokens: b.maxTokens, maxWaitMs: b.maxWaitMs, slots: classifier.health().workers }, (items) => this.#dispatch(items));
     this.#aimd = config.batch.adaptive ? new AimdController({ targetMs: config.batch.targetP99Ms, minSize: 1, maxSize: config.batch.maxSize }) : undefined;
     this.#decode = { format: p.inputFormat, maxTextBytes: p.maxTextBytes, wire: options.serdes?.decode };
   }
@@ -118,7 +115,6 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     // because records queued would lower throughput and lengthen the queue it reacted to.
     this.#aimd?.observe(inferenceMs);
     if (this.#aimd && this.#aimd.size !== this.#batcher.maxSize) this.#batcher.setMaxSize(this.#aimd.size);
-    const m = this.#o.classifier.model;
     const labels: string[] = [];
     await Promise.all(live.map(async (item, i) => {
       const job = item.value;
@@ -129,7 +125,7 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       const timings = { receivedAt: job.record.receivedAt, queueMs: started - item.enqueuedAt, inferenceMs, batchSize: live.length };
       const brands = plan.fieldsOf(i, outcomes);
       // The model that produced this outcome: after a hot swap (rollout/) the live one may already be another.
-      const by = outcome.model ?? m;
+      const by = outcome.model ?? this.#o.classifier.model;
       const result = resultRecord(job.input, job.record, outcome, { name: by.name, version: by.version, target: by.target }, timings, brands);
       return this.#writer.result(job, result);
     }));

@@ -1,7 +1,7 @@
 // klassify produce: write events to the input topic from a file, stdin or the built-in generator.
 import { Command, Option } from 'commander';
 import type { Message } from 'kafkajs';
-import { createKafka, ensureTopics, recordProducer } from '../../consumers/kafka-client.js';
+import { createKafka, ensureTopics, recordProducer, retrying } from '../../consumers/kafka-client.js';
 import { createRegistrySerdes } from '../../consumers/serdes.js';
 import { ConfigError } from '../errors.js';
 import { parseSpike } from '../produce/generator.js';
@@ -81,7 +81,9 @@ export function produceCommand(): Command {
         pending.push({ ...(await toMessage(next.value)), timestamp: String(Date.now()) });
       }
       if (pending.length > 0) {
-        await producer.send({ topic, messages: pending, acks: -1 });
+        // A topic created a moment ago may have no leader in the producer's metadata yet (seen in CI);
+        // repeated, the batch is at-least-once, as any producer's retry after an unclear failure.
+        await retrying(() => producer.send({ topic, messages: pending, acks: -1 }), 40, 250, true);
         sent += pending.length;
         pacer.sent(pending.length);
         pending = [];

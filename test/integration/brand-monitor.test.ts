@@ -73,8 +73,12 @@ function truth(all: Post[]): Map<string, { count: number; labels: Record<string,
   return new Map([...cells].map(([k, c]) => [k, { ...c, shareOfVoice: c.count / totals.get(Number(k.split('|')[2]))! }]));
 }
 
+/** Results from minute SWAP_MINUTE on come from model v2: a hot swap, which the dashboard marks. */
+const SWAP_MINUTE = 8;
+
 function resultValue(p: Post): string {
-  return JSON.stringify({ id: p.id, label: 'neutral', ts: p.ts, model: { name: 'm', version: 'v1', target: 'cpu' }, brands: p.brands.map((m) => ({ ...m, alias: m.brand, start: 0, end: 1, scores: {} })) });
+  const version = Number(p.id.split('-')[1]) >= SWAP_MINUTE ? 'v2' : 'v1';
+  return JSON.stringify({ id: p.id, label: 'neutral', ts: p.ts, model: { name: 'm', version, target: 'cpu' }, brands: p.brands.map((m) => ({ ...m, alias: m.brand, start: 0, end: 1, scores: {} })) });
 }
 
 let receiver: Server;
@@ -219,6 +223,9 @@ describe('klassify brands', () => {
         expect(row).toContain('volume spike');
         expect(row).toMatch(/p-13-0-\d+/);
         expect(await page.locator('#sov-table tbody tr').count()).toBe(BRANDS.length);
+        // The swap to v2 as one marker, at its first minute.
+        const swapAt = new Date(Math.floor(all.find((p) => p.id.startsWith(`p-${SWAP_MINUTE}-`))!.ts / 60_000) * 60_000).toISOString().slice(11, 16);
+        expect(await page.locator('#markers li').allTextContents()).toEqual([`${swapAt} UTC: v1 → v2`]);
         mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: join(ARTIFACTS, 'brands.png'), fullPage: true });
       } finally {

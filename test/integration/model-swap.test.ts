@@ -95,6 +95,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
 
       // Without the token, nothing happens.
       expect((await postModel(p.url, dirs.v2, 'wrong')).status).toBe(401);
+      const askedAt = Date.now();
       const swapped = await postModel(p.url, dirs.v2);
       expect(swapped, logs()).toMatchObject({ status: 200, body: { accepted: true, from: { version: oldVersion }, to: { version: 'swap-v2' } } });
       await sleep(2_000);
@@ -130,11 +131,16 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
         expect(versions, `versions in output partition ${partition}`).toEqual([oldVersion, 'swap-v2']);
         for (let i = 1; i < seq.length; i++) longestGapMs = Math.max(longestGapMs, seq[i]!.at - seq[i - 1]!.at);
       }
-      // Steady input at 100/s over 3 partitions. Both figures are printed (2 cores, alone: longest wait
-      // 0.4-0.6 s, about a batch; CI runs many suites at once and the gap between results reached 7 s there,
-      // the test's producer starved too). The bound only catches a stop: no record may wait 10 s.
-      process.stdout.write(`model swap (${delivery}): longest pause between results of one partition ${longestGapMs} ms, longest wait of a record ${longestWaitMs} ms\n`);
-      expect(longestWaitMs).toBeLessThan(10_000);
+      // The old model serves while the candidate loads and is checked: results of the old version keep
+      // being written after the swap was asked for and before the first result of the new one.
+      const firstNew = Math.min(...out.filter((r) => (JSON.parse(r.value!.toString()) as ResultRecord).model.version === 'swap-v2').map((r) => Number(r.timestamp)));
+      const servedMeanwhile = out.filter((r) => Number(r.timestamp) > askedAt && Number(r.timestamp) < firstNew && (JSON.parse(r.value!.toString()) as ResultRecord).model.version === oldVersion).length;
+      expect(servedMeanwhile, 'results of the old model while the swap loaded and checked the new one').toBeGreaterThan(0);
+      // Steady input at 100/s over 3 partitions. The timings are printed, not asserted (2 cores, alone:
+      // longest wait 0.4-0.6 s, about a batch; CI runs many suites on the same broker and cores at once and
+      // saw up to 12.6 s in exactly-once mode). The bound only catches a stop of the world.
+      process.stdout.write(`model swap (${delivery}): longest pause between results of one partition ${longestGapMs} ms, longest wait of a record ${longestWaitMs} ms, ${servedMeanwhile} results of the old model while the swap ran (${firstNew - askedAt} ms from asking to the first new result)\n`);
+      expect(longestWaitMs).toBeLessThan(60_000);
     } finally {
       if (sent === 0) await load.stop();
       await producer.disconnect();

@@ -23,6 +23,33 @@ function series(brands, stats, field) {
   return data;
 }
 
+// Model swaps (the first minute with a new model version): dashed vertical lines on every chart.
+let markers = [];
+const markerPlugin = {
+  hooks: {
+    draw: [
+      (u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = '#6b7280';
+        ctx.fillStyle = '#374151';
+        ctx.setLineDash([4, 4]);
+        ctx.font = `${11 * window.devicePixelRatio}px sans-serif`;
+        for (const m of markers) {
+          const x = u.valToPos(m.start / 1000, 'x', true);
+          if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+          ctx.beginPath();
+          ctx.moveTo(x, u.bbox.top);
+          ctx.lineTo(x, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+          ctx.fillText(m.added.join(', '), x + 4, u.bbox.top + 12 * window.devicePixelRatio);
+        }
+        ctx.restore();
+      },
+    ],
+  },
+};
+
 function draw(id, brands, data) {
   const target = document.getElementById(id);
   if (charts[id]) {
@@ -34,12 +61,16 @@ function draw(id, brands, data) {
     height: 220,
     series: [{}, ...brands.map((b, i) => ({ label: b, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
     axes: [{}, {}],
+    plugins: [markerPlugin],
   };
   charts[id] = new uPlot(opts, data, target);
 }
 
 function render(d) {
   document.getElementById('summary').textContent = `${d.brands.length} brands, ${d.stats.length} brand-minutes, ${d.alerts.length} alerts`;
+  markers = d.markers || [];
+  document.getElementById('markers').replaceChildren(...(markers.length ? markers : [null]).map((m) =>
+    el('li', m ? `${new Date(m.start).toISOString().slice(11, 16)} UTC: ${m.before.join(', ')} → ${m.added.join(', ')}` : 'none in view')));
   draw('c-volume', d.brands, series(d.brands, d.stats, 'count'));
   draw('c-net', d.brands, series(d.brands, d.stats, 'netSentiment'));
   // The last minute that had any mention (quiet minutes close too, with nothing to share).
