@@ -7,7 +7,8 @@
 //
 // "Never slow the live path" is kept three ways: the shadow runs in its own pool whose threads run at
 // niceness 19 (the kernel gives them only CPU the live workers leave); nothing is offered while the live
-// pool has batches waiting; and at most `maxInFlight` shadow calls run, the rest is shed, not queued.
+// pool has batches waiting or was busy more than `maxLiveBusy` of the last second; and at most
+// `maxInFlight` shadow calls run, the rest is shed, not queued.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { messageOf } from '../src/errors.js';
@@ -38,6 +39,12 @@ export interface ShadowOptions {
   windowMs?: number;
   /** Shadow calls running at once; past it, sampled records are shed. Default 1. */
   maxInFlight?: number;
+  /**
+   * Above this live busy ratio (share of the last second the live workers were busy) sampled records
+   * are shed. Default 0.5: niceness alone did not keep the shadow off the live path on 2 cores (half-load
+   * p99 1.32x in `npm run bench -- --shadow`); the idle moments a busy pool has are its burst headroom.
+   */
+  maxLiveBusy?: number;
   random?: () => number;
   now?: () => number;
 }
@@ -53,7 +60,7 @@ export class ShadowRunner extends EventEmitter<ShadowEventMap> {
   readonly shadow: Classifier;
   readonly sample: number;
   readonly #window: ShadowWindow;
-  readonly #o: Required<Pick<ShadowOptions, 'maxInFlight' | 'random' | 'now'>> & Pick<ShadowOptions, 'live'>;
+  readonly #o: Required<Pick<ShadowOptions, 'maxInFlight' | 'maxLiveBusy' | 'random' | 'now'>> & Pick<ShadowOptions, 'live'>;
   readonly #running = new Set<Promise<void>>();
   readonly counts: ShadowCounts = { offered: 0, sampled: 0, compared: 0, shed: { 'live-busy': 0, 'shadow-busy': 0, closed: 0 } };
   #closed = false;
@@ -67,7 +74,9 @@ export class ShadowRunner extends EventEmitter<ShadowEventMap> {
     this.shadow = options.shadow;
     this.sample = sample;
     this.#window = new ShadowWindow(options.windowMs ?? 300_000);
-    this.#o = { live: options.live, maxInFlight, random: options.random ?? Math.random, now: options.now ?? Date.now };
+    const maxLiveBusy = options.maxLiveBusy ?? 0.5;
+    if (!(maxLiveBusy >= 0 && maxLiveBusy <= 1)) throw new RangeError(`maxLiveBusy must be in [0, 1], got ${String(maxLiveBusy)}`);
+    this.#o = { live: options.live, maxInFlight, maxLiveBusy, random: options.random ?? Math.random, now: options.now ?? Date.now };
   }
 
   /** How long one live classify call took (the pipeline's batch round trip): the report's live latency. */
@@ -98,7 +107,7 @@ export class ShadowRunner extends EventEmitter<ShadowEventMap> {
     if (liveFailed > 0) this.#window.failed('live', now, liveFailed);
     if (picked.length === 0) return;
     this.counts.sampled += picked.length;
-    const why: ShedReason | undefined = this.#closed ? 'closed' : this.#running.size >= this.#o.maxInFlight ? 'shadow-busy' : this.#o.live().health().queued > 0 ? 'live-busy' : undefined;
+    const why: ShedReason | undefined = this.#closed ? 'closed' : this.#running.size >= this.#o.maxInFlight ? 'shadow-busy' : this.#liveBusy() ? 'live-busy' : undefined;
     if (why !== undefined) {
       this.counts.shed[why] += picked.length;
       this.emit('shed', { count: picked.length, why });
@@ -106,6 +115,11 @@ export class ShadowRunner extends EventEmitter<ShadowEventMap> {
     }
     const run: Promise<void> = this.#run(picked, answers).finally(() => this.#running.delete(run));
     this.#running.add(run);
+  }
+
+  #liveBusy(): boolean {
+    const h = this.#o.live().health();
+    return h.queued > 0 || h.busyRatio > this.#o.maxLiveBusy;
   }
 
   async #run(posts: ShadowPost[], live: Classification[]): Promise<void> {

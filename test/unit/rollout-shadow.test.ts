@@ -30,12 +30,12 @@ class Fake implements Classifier {
 const liveLabel = (t: string): string => (t.includes('bad') ? 'negative' : t.includes('good') ? 'positive' : 'neutral');
 const swapped = (t: string): string => ({ negative: 'negative', neutral: 'positive', positive: 'neutral' })[liveLabel(t)]!;
 
-function setup(o: { queued?: () => number; sample?: number; random?: () => number } = {}) {
+function setup(o: { queued?: () => number; busy?: () => number; sample?: number; random?: () => number } = {}) {
   const shadow = new Fake(swapped);
   let clock = 1_000_000;
   const runner = new ShadowRunner({
     shadow,
-    live: () => ({ model: model('live'), health: () => ({ ready: true, workers: 2, queued: o.queued?.() ?? 0, busyRatio: 0.5 }) }),
+    live: () => ({ model: model('live'), health: () => ({ ready: true, workers: 2, queued: o.queued?.() ?? 0, busyRatio: o.busy?.() ?? 0.3 }) }),
     sample: o.sample ?? 1,
     random: o.random ?? (() => 0),
     now: () => clock,
@@ -93,6 +93,17 @@ describe('ShadowRunner', () => {
     await runner.close();
     runner.offer(posts(['good f']), [answer('positive')]);
     expect(runner.report().counts.shed.closed).toBe(1);
+  });
+
+  it('sheds while the live workers were busy more than half of the last second', async () => {
+    let busy = 0.8;
+    const { runner, shadow } = setup({ busy: () => busy });
+    runner.offer(posts(['good a']), [answer('positive')]);
+    busy = 0.4;
+    runner.offer(posts(['good b']), [answer('positive')]);
+    await settle();
+    expect(shadow.calls).toEqual([['good b']]);
+    expect(runner.report().counts.shed['live-busy']).toBe(1);
   });
 
   it('counts a shadow failure as a disagreement and an error', async () => {
