@@ -9,20 +9,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
 import { GENERATOR_BRANDS } from '../src/produce/generator.js';
 import { packageRoot } from '../src/paths.js';
-import { benchTopics, createTopics, fillBacklog, observeOutput, startPipelineProcess, waitForOutput } from './kafka-phases.js';
+import { benchTopics, createTopics, fillBacklog, observeOutput, startPipelineProcess, waitForOutput, type PhaseOptions } from './kafka-phases.js';
 
-export interface BrandsBenchOptions {
-  kafka: Kafka;
-  admin: Admin;
-  brokers: string[];
-  modelDir: string;
-  quick: boolean;
-  outDir: string;
-  log: (line: string) => void;
-}
+export type BrandsBenchOptions = PhaseOptions;
 
 /** 100 brands x 5 aliases: the generator's 10 (so posts do mention brands) and 90 more that never occur. */
 export function benchBrandsFile(): string {

@@ -18,6 +18,17 @@ export interface Topics {
   group: string;
 }
 
+/** What every Kafka bench phase is given by bench/run.ts. */
+export interface PhaseOptions {
+  kafka: Kafka;
+  admin: Admin;
+  brokers: string[];
+  modelDir: string;
+  quick: boolean;
+  outDir: string;
+  log: (line: string) => void;
+}
+
 export function benchTopics(tag: string): Topics {
   const id = `${tag}-${Date.now().toString(36)}`;
   return { input: `bench-${id}-in`, output: `bench-${id}-out`, dlq: `bench-${id}-dlq`, group: `bench-${id}` };

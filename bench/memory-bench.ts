@@ -8,19 +8,11 @@
 // Writes bench/results/memory-<timestamp>.{json,md}.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { PostGenerator } from '../src/produce/generator.js';
-import { benchTopics, createTopics, observeOutput, startPipelineProcess, waitForOutput } from './kafka-phases.js';
+import { benchTopics, createTopics, observeOutput, startPipelineProcess, waitForOutput, type PhaseOptions } from './kafka-phases.js';
 
-export interface MemoryBenchOptions {
-  kafka: Kafka;
-  admin: Admin;
-  brokers: string[];
-  modelDir: string;
-  quick: boolean;
-  outDir: string;
-  log: (line: string) => void;
-}
+export type MemoryBenchOptions = PhaseOptions;
 
 const RECORD_BYTES = 60_000;
 const DEFAULT_BYTES_BOUND = 64 * 1024 * 1024;

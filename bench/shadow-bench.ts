@@ -8,18 +8,9 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
-import { benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput } from './kafka-phases.js';
+import { benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput, type PhaseOptions } from './kafka-phases.js';
 
-export interface ShadowBenchOptions {
-  kafka: Kafka;
-  admin: Admin;
-  brokers: string[];
-  modelDir: string;
-  quick: boolean;
-  outDir: string;
-  log: (line: string) => void;
-}
+export type ShadowBenchOptions = PhaseOptions;
 
 const SAMPLE = 0.5;
 

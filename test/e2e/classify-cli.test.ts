@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { testModelDir } from '../helpers/pool-model.js';
 
@@ -65,15 +66,8 @@ describe('klassify classify', () => {
   });
 
   it('--brands: the issue\'s brands file; each line lists its mentions with UTF-16 offsets and the sentiment towards each brand', async () => {
-    const brandsFile = join(scratch, 'brands.json');
     // The exact shape of issue #12, plus the competitor of its example.
-    writeFileSync(brandsFile, JSON.stringify({
-      brands: [
-        { name: 'Kestrel', aliases: ['Kestrel', 'Kestrel Telecom', '@KestrelTel', '#kestrel'], caseSensitive: true, exclude: ['kestrel falcon', 'the bird'] },
-        { name: 'Copper Kettle', aliases: ['copper kettle', '@copperkettle'], exclude: [] },
-        { name: 'Northwind', aliases: ['Northwind'] },
-      ],
-    }));
+    const brandsFile = join(packageRoot, 'test/fixtures/brands/issue-12.json');
     const posts = [
       { id: 'switch', text: 'Switched from Northwind to Kestrel and my bill halved' },
       { id: 'alias', text: 'Kestrel Telecom support fixed my line in ten minutes, brilliant' },

@@ -242,16 +242,8 @@ describe('klassify brands', () => {
     const pipe = { input: uniqueName('bme-in'), output: t.results, dlq: uniqueName('bme-dlq'), group: uniqueName('bme-pg') };
     await createTopic(kafka, pipe.input, 1);
     await createTopic(kafka, t.results, 1);
-    const dir = mkdtempSync(join(tmpdir(), 'klassify-brands-'));
-    const file = join(dir, 'brands.json');
     // Issue #12's brands file, and the competitor of its example.
-    writeFileSync(file, JSON.stringify({
-      brands: [
-        { name: 'Kestrel', aliases: ['Kestrel', 'Kestrel Telecom', '@KestrelTel', '#kestrel'], caseSensitive: true, exclude: ['kestrel falcon', 'the bird'] },
-        { name: 'Copper Kettle', aliases: ['copper kettle', '@copperkettle'], exclude: [] },
-        { name: 'Northwind', aliases: ['Northwind'] },
-      ],
-    }));
+    const file = join(packageRoot, 'test/fixtures/brands/issue-12.json');
     // All in one minute ten minutes ago, and a last post three minutes later that moves event time on so
     // that minute's window closes (its own window stays open, so it is not counted below).
     const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;

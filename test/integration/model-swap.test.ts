@@ -7,11 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
-import { PostGenerator } from '../../src/produce/generator.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { steadyLoad } from '../helpers/load.js';
 import { copyModel, damageWeights, editManifest } from '../helpers/model-copies.js';
 import { pipelineArgs, startPipeline, type PipelineTopics, type RunningPipeline } from '../helpers/pipeline.js';
 
@@ -19,21 +19,6 @@ const TOKEN = 'swap-test-token';
 const RATE_PER_S = 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function steadyLoad(producer: Producer, topic: string): { stop: () => Promise<number> } {
-  const gen = new PostGenerator(33);
-  let sent = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      const batch = Array.from({ length: RATE_PER_S / 10 }, () => gen.next());
-      await producer.send({ topic, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text, ts: Date.now() }) })) });
-      sent += batch.length;
-      await sleep(Math.max(0, 100 - (Date.now() - started)));
-    }
-  })();
-  return { stop: async () => ((running = false), await loop, sent) };
-}
 
 async function postModel(url: string, path: string, token = TOKEN): Promise<{ status: number; body: { accepted: boolean; code?: string; to?: { version: string }; from?: { version: string } } }> {
   const res = await fetch(`${url}/admin/model`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path }) });
@@ -83,7 +68,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
     await producer.connect();
     let p: RunningPipeline | undefined;
     const logs = (): string => p?.output() ?? '';
-    const load = steadyLoad(producer, t.input);
+    const load = steadyLoad(producer, t.input, { ratePerSec: RATE_PER_S, seed: 33 });
     let sent = 0;
     try {
       p = await startPipeline(pipelineArgs(t, ['--delivery', delivery, '--metrics-token', TOKEN]));
@@ -103,7 +88,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
       expect(damaged.status).toBe(422);
       expect(damaged.body).toMatchObject({ accepted: false, code: 'KLS_ERR_SWAP_LOAD' });
       await sleep(2_000);
-      sent = await load.stop();
+      sent = (await load.stop()).length;
       const metrics = await (await fetch(`${p.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
       expect(metrics).toMatch(/klassify_model_info\{name="[^"]*",version="swap-v2"/);
       expect(metrics).toMatch(/klassify_model_swaps_total\{result="accepted",code=""\} 1/);
@@ -155,7 +140,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
     const dir = copyModel(root, 'watched', (m) => (m.version = 'watch-v1'));
     const producer = kafka.producer();
     await producer.connect();
-    const load = steadyLoad(producer, t.input);
+    const load = steadyLoad(producer, t.input, { ratePerSec: RATE_PER_S, seed: 33 });
     let p: RunningPipeline | undefined;
     try {
       p = await startPipeline(pipelineArgs(t, ['--model', dir, '--model-watch']));
@@ -167,7 +152,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
       editManifest(dir, (m) => (m.version = 'watch-v3'));
       running.child.kill('SIGHUP');
       await until('SIGHUP swapped to watch-v3', () => /model swap \(sighup\): watch-v2 -> watch-v3/.test(running.output()), 60_000, running.output);
-      const sent = await load.stop();
+      const sent = (await load.stop()).length;
       const out = await collect(kafka, t.output, sent, { timeoutMs: 60_000 });
       const versions = new Set(out.map((r) => (JSON.parse(r.value!.toString()) as ResultRecord).model.version));
       expect(versions).toEqual(new Set(['watch-v1', 'watch-v2', 'watch-v3']));

@@ -3,11 +3,10 @@
 // delivery modes: no input lost, none written twice in exactly-once (read_committed). Printed per step:
 // the longest any record sent around it waited for its result, and the p99 of those waits. kafkajs
 // rebalances are eager (every member stops, rejoins, gets a new assignment), so each step is a pause.
-import type { Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
-import { PostGenerator } from '../../src/produce/generator.js';
 import { reportFault } from '../helpers/fault-report.js';
+import { steadyLoad } from '../helpers/load.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 import { pipelineArgs, startPipeline, type PipelineTopics, type RunningPipeline } from '../helpers/pipeline.js';
 
@@ -15,22 +14,6 @@ const PARTITIONS = 12;
 const RATE_PER_S = 60;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Sends RATE_PER_S posts a second, each stamped with its send time, until stopped; returns the ids. */
-function steadyLoad(producer: Producer, topic: string, prefix: string): { stop: () => Promise<string[]> } {
-  const gen = new PostGenerator(91, prefix);
-  const ids: string[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      const batch = Array.from({ length: RATE_PER_S / 10 }, () => gen.next());
-      ids.push(...batch.map((p) => p.id));
-      await producer.send({ topic, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text, ts: Date.now() }) })) });
-      await sleep(Math.max(0, 100 - (Date.now() - started)));
-    }
-  })();
-  return { stop: async () => ((running = false), await loop, ids) };
-}
 
 interface Step {
   name: string;
@@ -49,7 +32,7 @@ async function scale(delivery: 'at-least-once' | 'exactly-once'): Promise<void> 
   const running: RunningPipeline[] = [];
   const codes: (number | null)[] = [];
   const steps: Step[] = [];
-  const load = steadyLoad(producer, t.input, `scale-${eos ? 'e' : 'a'}-`);
+  const load = steadyLoad(producer, t.input, { ratePerSec: RATE_PER_S, seed: 91, prefix: `scale-${eos ? 'e' : 'a'}-` });
   let ids: string[] = [];
   try {
     running.push(await startPipeline(args));

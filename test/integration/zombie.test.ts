@@ -5,12 +5,12 @@
 // Fencing (a new owner inits every partition's transactional id before reading offsets) must make
 // every write of the zombie fail: the read_committed output holds each input exactly once. Several
 // freezes in one run, alternating between the two instances.
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
-import { PostGenerator } from '../../src/produce/generator.js';
 import { reportFault } from '../helpers/fault-report.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { steadyLoad } from '../helpers/load.js';
 import { pipelineArgs, startPipeline, type PipelineTopics, type RunningPipeline } from '../helpers/pipeline.js';
 
 const PARTITIONS = 4;
@@ -25,28 +25,6 @@ async function written(admin: Admin, topic: string): Promise<number> {
   return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
 }
 
-/** Produces RATE_PER_S records a second until stopped; returns every id it wrote. */
-function steadyLoad(producer: Producer, topic: string): { stop: () => Promise<string[]> } {
-  const gen = new PostGenerator(21);
-  const ids: string[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      const batch = Array.from({ length: RATE_PER_S / 10 }, () => gen.next());
-      await producer.send({ topic, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text }) })) });
-      ids.push(...batch.map((p) => p.id));
-      await sleep(Math.max(0, 100 - (Date.now() - started)));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return ids;
-    },
-  };
-}
 
 async function grows(admin: Admin, topic: string, by: number, timeoutMs: number, what: string, logs: () => string): Promise<void> {
   const start = await written(admin, topic);
@@ -72,7 +50,7 @@ describe('exactly-once with a zombie instance (SIGSTOP / SIGCONT)', () => {
     const args = pipelineArgs(t, ['--delivery', 'exactly-once', '--workers', '1', '--session-timeout-ms', String(SESSION_TIMEOUT_MS)]);
     const instances: RunningPipeline[] = [];
     const logs = (): string => instances.map((p, i) => `--- instance ${i}:\n${p.output().slice(-3000)}`).join('\n');
-    const load = steadyLoad(producer, t.input);
+    const load = steadyLoad(producer, t.input, { ratePerSec: RATE_PER_S, seed: 21 });
     let ids: string[] = [];
     try {
       instances.push(await startPipeline(args), await startPipeline(args));
