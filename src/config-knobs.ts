@@ -72,6 +72,7 @@ export const knobs: readonly Knob[] = Object.freeze([
   k('model.shadow', 'KLASSIFY_SHADOW_MODEL', 'shadow-model', 'string', undefined, 'A second compiled model that answers a sample of the records on spare CPU (its own pool at the lowest priority), judged by label agreement with the live model; its answers are not written to the output topic.'),
   k('model.shadowSample', 'KLASSIFY_SHADOW_SAMPLE', 'shadow-sample', 'number', 0.1, 'Share of classified records offered to the shadow model (shed, and counted, while the live pool is busy).'),
   k('model.shadowTopic', 'KLASSIFY_SHADOW_TOPIC', 'shadow-topic', 'string', undefined, 'Also write each shadow comparison (record id, source, both answers) to this topic.'),
+  k('model.shadowMaxLiveBusy', 'KLASSIFY_SHADOW_MAX_LIVE_BUSY', 'shadow-max-live-busy', 'number', 0.5, 'Shed shadow work while the live workers were busy more than this share of the last second (1: only while live batches queue).'),
   k('model.shadowWorkers', 'KLASSIFY_SHADOW_WORKERS', 'shadow-workers', 'int', 1, 'Inference workers of the shadow model.'),
   k('pool.workers', 'KLASSIFY_WORKERS', 'workers', 'int', () => availableParallelism(), 'Inference worker threads, each with its own ONNX Runtime session. Default: one per core.'),
   k('pool.threadsPerWorker', 'KLASSIFY_THREADS_PER_WORKER', 'threads-per-worker', 'int', 1, 'ONNX Runtime intra-op threads per worker.'),

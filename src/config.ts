@@ -60,6 +60,7 @@ const schema = z.object({
     shadowSample: z.number().gt(0).max(1),
     shadowTopic: z.string().min(1).optional(),
     shadowWorkers: z.number().int().min(1),
+    shadowMaxLiveBusy: z.number().min(0).max(1),
   }),
   brands: z.object({
     file: z.string().min(1).optional(),

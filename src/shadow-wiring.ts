@@ -52,7 +52,7 @@ export async function startShadow(parts: {
   const dir = resolve(m.shadow);
   await verifyModelFile(dir);
   const shadow = await parts.create(Object.freeze({ ...config, model: Object.freeze({ ...m, dir }) }), { workers: m.shadowWorkers, niceness: 19, taskTimeoutMs: SHADOW_TASK_TIMEOUT_MS });
-  const runner = new ShadowRunner({ shadow, live: () => live, sample: m.shadowSample });
+  const runner = new ShadowRunner({ shadow, live: () => live, sample: m.shadowSample, maxLiveBusy: m.shadowMaxLiveBusy });
   log(`shadow model ${shadow.model.name} ${shadow.model.version} (${shadow.model.target}) on ${shadow.health().workers} worker(s) at the lowest CPU priority, ${Math.round(m.shadowSample * 100)}% of records${m.shadowTopic ? `, comparisons to ${m.shadowTopic}` : ''}`);
 
   let writer: ShadowTopicWriter | undefined;

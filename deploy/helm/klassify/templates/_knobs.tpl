@@ -117,6 +117,9 @@ KLASSIFY_SHADOW_SAMPLE: {{ $c.model.shadowSample | toString | quote }}
 {{- if and (not (kindIs "invalid" $c.model.shadowTopic)) (not (dig "model" "shadowTopic" "name" "" $s)) }}
 KLASSIFY_SHADOW_TOPIC: {{ $c.model.shadowTopic | toString | quote }}
 {{- end }}
+{{- if and (not (kindIs "invalid" $c.model.shadowMaxLiveBusy)) (not (dig "model" "shadowMaxLiveBusy" "name" "" $s)) }}
+KLASSIFY_SHADOW_MAX_LIVE_BUSY: {{ $c.model.shadowMaxLiveBusy | toString | quote }}
+{{- end }}
 {{- if and (not (kindIs "invalid" $c.model.shadowWorkers)) (not (dig "model" "shadowWorkers" "name" "" $s)) }}
 KLASSIFY_SHADOW_WORKERS: {{ $c.model.shadowWorkers | int64 | toString | quote }}
 {{- end }}
@@ -452,6 +455,13 @@ KLASSIFY_METRICS_INSECURE: {{ $c.metrics.insecure | toString | quote }}
     secretKeyRef:
       name: {{ . | quote }}
       key: {{ dig "model" "shadowTopic" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "model" "shadowMaxLiveBusy" "name" "" $s) }}
+- name: KLASSIFY_SHADOW_MAX_LIVE_BUSY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "model" "shadowMaxLiveBusy" "key" "" $s | quote }}
 {{- end }}
 {{- with (dig "model" "shadowWorkers" "name" "" $s) }}
 - name: KLASSIFY_SHADOW_WORKERS
