@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaMessage, type Message } from 'kafkajs';
+import { retrying } from '../../consumers/kafka-client.js';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -24,7 +25,9 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+    // A loaded broker can answer the wait for leaders with "does not host this topic-partition" for a
+    // topic it just created; creating again is a no-op, so the step is repeated like the product's.
+    await retrying(() => admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true }));
   } finally {
     await admin.disconnect();
   }
@@ -35,7 +38,7 @@ export async function produce(kafka: Kafka, topic: string, messages: Message[]):
   const producer = kafka.producer();
   await producer.connect();
   try {
-    await producer.send({ topic, messages });
+    await retrying(() => producer.send({ topic, messages }), 40, 250, true);
   } finally {
     await producer.disconnect();
   }

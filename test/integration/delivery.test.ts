@@ -6,6 +6,7 @@ import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { reportFault } from '../helpers/fault-report.js';
 import type { ResultRecord } from '../../consumers/messages.js';
+import { retrying } from '../../consumers/kafka-client.js';
 import { PostGenerator } from '../../src/produce/generator.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 import { pipelineArgs, startPipeline, type PipelineTopics } from '../helpers/pipeline.js';
@@ -28,7 +29,7 @@ async function fill(t: PipelineTopics, partitions: number, n = N): Promise<strin
   for (let i = 0; i < n; i += 500) {
     const batch = Array.from({ length: Math.min(500, n - i) }, () => gen.next());
     ids.push(...batch.map((p) => p.id));
-    await producer.send({ topic: t.input, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text }) })) });
+    await retrying(() => producer.send({ topic: t.input, messages: batch.map((p) => ({ key: p.id, value: JSON.stringify({ id: p.id, text: p.text }) })) }), 40, 250, true);
   }
   await producer.disconnect();
   return ids;
