@@ -122,6 +122,8 @@ export interface Observed {
   appendTimes: number[];
   /** Append time minus the input record's time, per output record (ms), in input-time order. */
   latenciesMs: number[];
+  /** Each output record: the input's id, its time (ms, null if it had none), and its append time. */
+  records: { id: string; ts: number | null; appended: number }[];
 }
 
 /** Reads the output topic until `count` results arrived (or the timeout), collecting broker times. */
@@ -129,6 +131,7 @@ export async function observeOutput(kafka: Kafka, t: Topics, count: number, time
   const consumer = kafka.consumer({ groupId: `${t.group}-observer`, maxWaitTimeInMs: 50, minBytes: 1 });
   const appendTimes: number[] = [];
   const pairs: { appended: number; ts: number }[] = [];
+  const records: Observed['records'] = [];
   await consumer.connect();
   await consumer.subscribe({ topic: t.output, fromBeginning: true });
   let resolveDone: () => void = () => undefined;
@@ -137,8 +140,9 @@ export async function observeOutput(kafka: Kafka, t: Topics, count: number, time
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
         const appended = Number(m.timestamp);
-        const r = JSON.parse(m.value?.toString() ?? '{}') as { ts?: number | null };
+        const r = JSON.parse(m.value?.toString() ?? '{}') as { id?: string; ts?: number | null };
         appendTimes.push(appended);
+        records.push({ id: r.id ?? '', ts: typeof r.ts === 'number' ? r.ts : null, appended });
         if (typeof r.ts === 'number') pairs.push({ appended, ts: r.ts });
       }
       onProgress?.(appendTimes.length);
@@ -148,7 +152,7 @@ export async function observeOutput(kafka: Kafka, t: Topics, count: number, time
   await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
   await consumer.disconnect();
   const latenciesMs = pairs.sort((a, b) => a.ts - b.ts).map((p) => p.appended - p.ts);
-  return { appendTimes, latenciesMs };
+  return { appendTimes, latenciesMs, records };
 }
 
 /**

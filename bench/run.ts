@@ -28,6 +28,7 @@ import {
   benchKafka, benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput,
 } from './kafka-phases.js';
 import { benchBrands } from './brands-bench.js';
+import { benchScale } from './scale-bench.js';
 import { benchShadow } from './shadow-bench.js';
 import { benchMemory } from './memory-bench.js';
 import { benchPool, loadBenchRunner } from './pool.js';
@@ -43,6 +44,8 @@ const { values: args } = parseArgs({
     brands: { type: 'boolean', default: false },
     // Only the shadow-model phases (bench/shadow-bench.ts): live throughput and latency without and with a shadow.
     shadow: { type: 'boolean', default: false },
+    // Only the scale-out phase (bench/scale-bench.ts): 12 partitions, 1 -> 3 -> 2 -> 1 instances under load.
+    scale: { type: 'boolean', default: false },
     // Only the memory phase (bench/memory-bench.ts): peak RSS under a burst of 60 KB posts.
     memory: { type: 'boolean', default: false },
   },
@@ -390,9 +393,13 @@ async function shadowOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchShadow({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
+async function scaleOnly(): Promise<void> {
+  await withBenchKafka((kafka, admin, brokers) => benchScale({ kafka, admin, brokers, modelDir, quick, outDir, log }));
+}
+
 async function memoryOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchMemory({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
-await (args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.memory ? memoryOnly() : main());
+await (args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.scale ? scaleOnly() : args.memory ? memoryOnly() : main());
 process.exit(0);
