@@ -100,8 +100,8 @@ export class BrandMonitor implements StateProcessor {
   }
 
   restore(snapshot: string | undefined): void {
-    if (snapshot === undefined) return;
-    const s = JSON.parse(snapshot) as Snapshot;
+    // No snapshot: a first start, or a rollback to before the first commit: a fresh state either way.
+    const s: Snapshot = snapshot === undefined ? { version: 1, windows: undefined, spikes: undefined, models: {}, pending: [], partitionTime: {} } : (JSON.parse(snapshot) as Snapshot);
     this.#windows = this.#newWindows(s.windows);
     this.#spikes = this.#newSpikes(s.spikes);
     this.#models = new Map(Object.entries(s.models).map(([k, v]) => [k, new Set(v)]));

@@ -14,6 +14,8 @@ import type { ResolvedConfig } from './config.js';
 import { ObserveServer } from './observe/server.js';
 
 const COMPACTED = { 'cleanup.policy': 'compact' };
+/** The state topic's record limit (topic-level max.message.bytes; the broker default is 1 MB). */
+const STATE_MAX_BYTES = 8 * 2 ** 20;
 
 export interface BrandMonitorOptions {
   config: ResolvedConfig;
@@ -38,7 +40,8 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
   await ensureTopics(kafka, [results, b.statsTopic, b.alertsTopic, b.stateTopic], config.pipeline.partitions, true, {
     [b.statsTopic]: { configs: COMPACTED },
     // One state record (key: the group) and one partition: the snapshot is read back from its start.
-    [b.stateTopic]: { partitions: 1, configs: COMPACTED },
+    // Gzip'd, 1,000 brands snapshot to ~0.1 MB; the limit leaves room for tens of thousands.
+    [b.stateTopic]: { partitions: 1, configs: { ...COMPACTED, 'max.message.bytes': String(STATE_MAX_BYTES) } },
   });
   const registry = new client.Registry();
   const names = brandsConfig.brands.map((x) => x.name);
