@@ -122,8 +122,9 @@ export interface Observed {
   appendTimes: number[];
   /** Append time minus the input record's time, per output record (ms), in input-time order. */
   latenciesMs: number[];
-  /** Each output record: the input's id, its time (ms, null if it had none), and its append time. */
-  records: { id: string; ts: number | null; appended: number }[];
+  /** Each output record: the input's id, its time (ms, null if it had none), its append time, and the
+   *  pipeline's own timings of it (fetched at, queued for a batch, its batch's pool round trip). */
+  records: { id: string; ts: number | null; appended: number; timings?: { receivedAt: number; queueMs: number; inferenceMs: number } }[];
 }
 
 /** Reads the output topic until `count` results arrived (or the timeout), collecting broker times. */
@@ -140,9 +141,9 @@ export async function observeOutput(kafka: Kafka, t: Topics, count: number, time
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
         const appended = Number(m.timestamp);
-        const r = JSON.parse(m.value?.toString() ?? '{}') as { id?: string; ts?: number | null };
+        const r = JSON.parse(m.value?.toString() ?? '{}') as { id?: string; ts?: number | null; timings?: { receivedAt: number; queueMs: number; inferenceMs: number } };
         appendTimes.push(appended);
-        records.push({ id: r.id ?? '', ts: typeof r.ts === 'number' ? r.ts : null, appended });
+        records.push({ id: r.id ?? '', ts: typeof r.ts === 'number' ? r.ts : null, appended, timings: r.timings });
         if (typeof r.ts === 'number') pairs.push({ appended, ts: r.ts });
       }
       onProgress?.(appendTimes.length);

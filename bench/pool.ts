@@ -59,6 +59,8 @@ export interface PoolBenchResult {
     /** Share of worker time spent in tasks while saturated. */
     utilization: number;
   };
+  /** One text of median length alone through the pool, 200 times: the latency floor. */
+  single: { chars: number; p50Ms: number; p90Ms: number };
   padding: { realTokens: number; paddedTokens: number; paddedTo128Tokens: number };
   memory: { perWorkerMb: number; rssMb: number };
   targets: { withinFivePercent: boolean; dispatchUnderPoint2Ms: boolean };
@@ -117,6 +119,15 @@ export async function benchPool(options: PoolBenchOptions): Promise<PoolBenchRes
     const pings: number[] = [];
     for (let i = 0; i < (options.pings ?? 500); i++) pings.push(await pool.ping());
     pings.sort((a, b) => a - b);
+    // The latency floor: one text of median length alone through the pool (queue, tokenize, run, reply).
+    const oneText = [...texts].sort((a, b) => a.length - b.length)[Math.floor(texts.length / 2)] ?? '';
+    const singles: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await pool.classify([oneText]);
+      singles.push(performance.now() - t0);
+    }
+    singles.sort((a, b) => a - b);
 
     const limitTextsPerSec = median(limitRates);
     const poolTextsPerSec = median(poolRates);
@@ -137,6 +148,7 @@ export async function benchPool(options: PoolBenchOptions): Promise<PoolBenchRes
       linearTextsPerSec: Math.round(linearTextsPerSec),
       ratioToLinear: round(poolTextsPerSec / linearTextsPerSec, 3),
       dispatch: { noopRoundTripMs: noop, idlePerTaskMs, utilization: round(median(utilization), 3) },
+      single: { chars: oneText.length, p50Ms: round(singles[100] ?? 0, 2), p90Ms: round(singles[180] ?? 0, 2) },
       padding,
       memory: { perWorkerMb: Math.round(mem.perWorkerBytes / 2 ** 20), rssMb: Math.round(mem.rssBytes / 2 ** 20) },
       targets: { withinFivePercent: poolTextsPerSec >= 0.95 * limitTextsPerSec, dispatchUnderPoint2Ms: noop.p50 < 0.2 },

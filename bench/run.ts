@@ -31,6 +31,8 @@ import { benchBrands } from './brands-bench.js';
 import { benchScale } from './scale-bench.js';
 import { benchShadow } from './shadow-bench.js';
 import { benchMemory } from './memory-bench.js';
+import { latencyBudget, type LatencyBudget } from './latency-budget.js';
+import { bestOf, LimitRunners, type LimitMeasure } from './limit.js';
 import { benchPool, loadBenchRunner } from './pool.js';
 import { check, latencySvg, targetsTable, type LatencyPoint, type Target } from './report.js';
 
@@ -167,13 +169,14 @@ async function main(): Promise<void> {
     // this machine's speed drifts by tens of percent from minute to minute (shared host).
     phase(2, 'e2e');
     const fp32 = fp32Model(model);
-    const best = sweep.reduce((a, b) => (b.textsPerSec > a.textsPerSec ? b : a)).batchSize;
-    const roundTexts = texts(P.sweepTexts, 14);
-    const rounds: { limit: number; e2e: number; naive: number; pipelineRss: number; naiveRss: number; seconds: number; records: number }[] = [];
+    const roundTexts = texts(quick ? 512 : 1024, 14);
+    const limits = await LimitRunners.load(model, cores);
+    const rounds: { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; naive: number; pipelineRss: number; naiveRss: number; seconds: number; records: number }[] = [];
     for (let r = 0; r < P.rounds; r++) {
-      const lr = await runner(model, model.modelPath, cores);
-      const roundLimit = await throughput(lr, roundTexts, best);
-      await lr.release();
+      // The limit of this round: the best in-process configuration (layouts x batch sizes), measured now.
+      const limitConfigs = await limits.measure(roundTexts, [16, 32, 64]);
+      const roundBest = bestOf(limitConfigs);
+      const roundLimit = roundBest.textsPerSec;
 
       const tDrain = benchTopics(`drain${r}`);
       await createTopics(admin, tDrain, P.partitions);
@@ -194,22 +197,28 @@ async function main(): Promise<void> {
       await createTopics(admin, tNaive, P.partitions);
       await fillBacklog(kafka, tNaive.input, P.naive, 200 + r);
       const naiveRun = await runNaive(brokers, tNaive, fp32.path, model, P.naive);
-      rounds.push({ limit: roundLimit, e2e: e2eRate, naive: naiveRun.perSecond, pipelineRss, naiveRss: naiveRun.peakRssBytes, seconds: span, records: drained.appendTimes.length });
-      log(`round ${r + 1}: limit ${Math.round(roundLimit)}/s, e2e ${Math.round(e2eRate)}/s (${((e2eRate / roundLimit) * 100).toFixed(1)}%), naive ${naiveRun.perSecond.toFixed(1)}/s (e2e ${(e2eRate / naiveRun.perSecond).toFixed(1)}x)`);
+      rounds.push({ limit: roundLimit, limitConfig: roundBest.name, limitConfigs, e2e: e2eRate, naive: naiveRun.perSecond, pipelineRss, naiveRss: naiveRun.peakRssBytes, seconds: span, records: drained.appendTimes.length });
+      log(`round ${r + 1}: limit ${Math.round(roundLimit)}/s (${roundBest.name}), e2e ${Math.round(e2eRate)}/s (${((e2eRate / roundLimit) * 100).toFixed(1)}%), naive ${naiveRun.perSecond.toFixed(1)}/s (e2e ${(e2eRate / naiveRun.perSecond).toFixed(1)}x)`);
     }
+    await limits.release();
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const e2e = med(rounds.map((x) => x.e2e));
     const e2eRatio = med(rounds.map((x) => x.e2e / x.limit));
     const naiveRatio = med(rounds.map((x) => x.e2e / x.naive));
     const naive = { perSecond: med(rounds.map((x) => x.naive)), peakRssBytes: Math.max(...rounds.map((x) => x.naiveRss)) };
     const pipelineRss = Math.max(...rounds.map((x) => x.pipelineRss));
-    results.e2e = { rounds, recordsPerSec: Math.round(e2e), ratioToLimit: e2eRatio, peakRssBytes: pipelineRss, partitions: P.partitions, limitBatchSize: best };
+    const spread = (xs: number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
+    results.e2e = {
+      rounds, recordsPerSec: Math.round(e2e), ratioToLimit: e2eRatio, peakRssBytes: pipelineRss, partitions: P.partitions,
+      spread: { e2e: spread(rounds.map((x) => x.e2e)), limit: spread(rounds.map((x) => x.limit)), ratioToLimit: spread(rounds.map((x) => x.e2e / x.limit)) },
+    };
     results.naive = { perSecond: naive.perSecond, speedup: naiveRatio, peakRssBytes: naive.peakRssBytes, model: fp32.note, paddedTo: m.maxLength };
     log(`e2e: ${Math.round(e2e)} records/s, ${(e2eRatio * 100).toFixed(1)}% of the limit (median round); ${naiveRatio.toFixed(1)}x the naive consumer`);
 
     // 4. Latency at fixed open-loop rates.
     phase(3, 'latency');
     const latency: LatencyPoint[] = [];
+    const budgets: ({ loadFraction: number; ratePerSec: number } & LatencyBudget)[] = [];
     for (const fraction of [0.25, 0.5, 0.75]) {
       const rate = Math.max(1, Math.round(e2e * fraction));
       const t = benchTopics(`lat${Math.round(fraction * 100)}`);
@@ -218,19 +227,26 @@ async function main(): Promise<void> {
       // Warm up the path (connections, JIT, ORT arenas) before measuring.
       await openLoopLoad(kafka, t.input, rate, 2, 90);
       const warm = Math.round(rate * 2);
+      await waitForOutput(admin, t.output, warm, 60_000);
+      const metricsBefore = await (await fetch(`${p.url}/metrics`)).text();
       const { behindMs } = await openLoopLoad(kafka, t.input, rate, P.latencySeconds, 91);
       const expected = warm + Math.round(rate * P.latencySeconds);
       // Results are read after the load, not during it: this process would otherwise take CPU from the
       // pipeline it measures. Broker append times make the reading time irrelevant.
       await waitForOutput(admin, t.output, expected, 120_000);
+      const metricsAfter = await (await fetch(`${p.url}/metrics`)).text();
       await p.stop();
       const seen = await observeOutput(kafka, t, expected, 60_000);
       const measured = seen.latenciesMs.slice(warm);
       const pc = percentiles(measured);
       latency.push({ loadFraction: fraction, ratePerSec: rate, ...pc });
+      // Without the warm-up's records (the first by input time), as the percentiles above and the scrapes.
+      const measuredRecords = [...seen.records].sort((x, y) => (x.ts ?? 0) - (y.ts ?? 0)).slice(warm);
+      budgets.push({ loadFraction: fraction, ratePerSec: rate, ...latencyBudget(measuredRecords, metricsBefore, metricsAfter) });
       log(`latency @${fraction * 100}% (${rate}/s): p50 ${pc.p50} ms, p95 ${pc.p95} ms, p99 ${pc.p99} ms, max ${pc.max} ms (${pc.count} records; load generator at most ${behindMs} ms behind)`);
     }
     results.latency = latency;
+    results.latencyBudget = { floor: pool.single, loads: budgets };
 
     // 6. fp32 against int8, in process, same texts and batching.
     phase(4, 'fp32/int8');
@@ -320,8 +336,9 @@ async function runNaive(brokers: string[], t: ReturnType<typeof benchTopics>, mo
 }
 
 function markdown(r: Record<string, unknown>, targets: Target[], latency: LatencyPoint[], sweep: { batchSize: number; textsPerSec: number }[], svg: string): string {
-  type Round = { limit: number; e2e: number; naive: number; seconds: number; records: number };
-  const e2e = r.e2e as { rounds: Round[]; recordsPerSec: number; ratioToLimit: number; peakRssBytes: number; limitBatchSize: number };
+  type Round = { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; naive: number; seconds: number; records: number };
+  type Spread = { min: number; max: number };
+  const e2e = r.e2e as { rounds: Round[]; recordsPerSec: number; ratioToLimit: number; peakRssBytes: number; spread: { e2e: Spread; limit: Spread; ratioToLimit: Spread } };
   const naive = r.naive as { perSecond: number; speedup: number; peakRssBytes: number; model: string; paddedTo: number };
   const precision = r.precision as { int8TextsPerSec: number; fp32TextsPerSec: number; speedup: number; sizeRatio: number; int8Bytes: number; fp32SourceBytes: number; fp32Model: string };
   const pool = r.pool as { poolTextsPerSec: number; limitTextsPerSec: number; ratio: number; dispatch: { noopRoundTripMs: { p50: number } }; memory: { perWorkerMb: number; rssMb: number }; note: string };
@@ -341,12 +358,21 @@ ${targetsTable(targets)}
 
 ## Throughput
 
-| round | limit (in process, B=${e2e.limitBatchSize}, ${machine.cores} threads) | end to end (Kafka → klassify → Kafka) | e2e / limit | naive consumer | e2e / naive |
+| round | limit (best in-process configuration of the round) | end to end (Kafka → klassify → Kafka) | e2e / limit | naive consumer | e2e / naive |
 |---|---|---|---|---|---|
-${e2e.rounds.map((x, i) => `| ${i + 1} | ${Math.round(x.limit)}/s | ${Math.round(x.e2e)}/s (${x.records} records in ${x.seconds.toFixed(1)} s) | ${pct(x.e2e / x.limit)} | ${x.naive.toFixed(1)}/s | ${(x.e2e / x.naive).toFixed(1)}x |`).join('\n')}
+${e2e.rounds.map((x, i) => `| ${i + 1} | ${Math.round(x.limit)}/s (${x.limitConfig}) | ${Math.round(x.e2e)}/s (${x.records} records in ${x.seconds.toFixed(1)} s) | ${pct(x.e2e / x.limit)} | ${x.naive.toFixed(1)}/s | ${(x.e2e / x.naive).toFixed(1)}x |`).join('\n')}
 
 Median: end to end ${e2e.recordsPerSec}/s, **${pct(e2e.ratioToLimit)} of the limit**, **${naive.speedup.toFixed(1)}x the naive consumer**
 (one fp32 inference per message, padded to ${naive.paddedTo} tokens, ONNX Runtime defaults, one awaited produce per result).
+Spread over the rounds: end to end ${Math.round(e2e.spread.e2e.min)}–${Math.round(e2e.spread.e2e.max)}/s, limit ${Math.round(e2e.spread.limit.min)}–${Math.round(e2e.spread.limit.max)}/s,
+e2e / limit ${pct(e2e.spread.ratioToLimit.min)}–${pct(e2e.spread.ratioToLimit.max)}.
+
+The limit is the best of these in-process configurations, each round measuring all of them just before its drain
+(length-sorted calls, tokenization included; N sessions run side by side, each pulling the next batch):
+
+| configuration | ${e2e.rounds.map((_, i) => `round ${i + 1}`).join(' | ')} |
+|---|${e2e.rounds.map(() => '---|').join('')}
+${(e2e.rounds[0]?.limitConfigs ?? []).map((c, j) => `| ${c.name} | ${e2e.rounds.map((x) => `${x.limitConfigs[j]?.textsPerSec ?? '-'}/s`).join(' | ')} |`).join('\n')}
 
 Limit by batch size (one session, all cores, length-sorted): ${sweep.map((x) => `B=${x.batchSize}: ${x.textsPerSec}/s`).join(', ')}.
 
@@ -363,6 +389,10 @@ Loads are fractions of the median end-to-end rate. Input records carry their sch
 topic uses LogAppendTime, so both ends are broker-side facts.
 
 ![latency against load](${svg})
+
+### Where the milliseconds go
+
+${budgetMarkdown(r.latencyBudget as { floor: { chars: number; p50Ms: number; p90Ms: number }; loads: ({ loadFraction: number; ratePerSec: number } & LatencyBudget)[] })}
 
 ## int8 against fp32
 
@@ -382,6 +412,27 @@ BERT-like model of MiniLM's width ran 2.5-3.2x faster in int8 than in fp32 on a 
 | pool bench: per worker / whole process | ${pool.memory.perWorkerMb} MB / ${pool.memory.rssMb} MB |
 
 Pool bench: ${pool.note}.
+`;
+}
+
+function budgetMarkdown(b: { floor: { chars: number; p50Ms: number; p90Ms: number }; loads: ({ loadFraction: number; ratePerSec: number } & LatencyBudget)[] }): string {
+  const stages = b.loads[0]?.stages.map((s) => s.stage) ?? [];
+  const cell = (l: LatencyBudget, i: number): string => {
+    const s = l.stages[i];
+    return s ? `${s.meanMs} ms (${(s.share * 100).toFixed(0)}%) | ${s.slowestMeanMs} ms` : '- | -';
+  };
+  return `Per record, from the pipeline's own figures (each result's fetch time, batch wait and pool round trip; the
+pool round trip split by the workers' tokenize / model-run means): mean over the measured records, and mean
+over the slowest 1% (at or above p99). The stages add up to the end-to-end latency; the offset commit follows
+the append and is outside it (a flush's write + commit took the mean given below).
+
+| stage | ${b.loads.map((l) => `${l.loadFraction * 100}% load: mean (share) | slowest 1%`).join(' | ')} |
+|---|${b.loads.map(() => '---|---|').join('')}
+${stages.map((name, i) => `| ${name} | ${b.loads.map((l) => cell(l, i)).join(' | ')} |`).join('\n')}
+| **end to end** | ${b.loads.map((l) => `**${l.endToEndMeanMs} ms** | -`).join(' | ')} |
+| a flush (write + commit) | ${b.loads.map((l) => `${l.flushMeanMs} ms | -`).join(' | ')} |
+
+Floor: one text (${b.floor.chars} characters, the median length) alone through the pool: ${b.floor.p50Ms} ms p50, ${b.floor.p90Ms} ms p90.
 `;
 }
 

@@ -323,7 +323,8 @@ describe('delivery under crashes', () => {
     const kafka = testKafka();
     const p = await startPipeline(pipelineArgs(t));
     await collect(kafka, t.output, 200, { timeoutMs: 60_000 });
-    expect(await p.stop('SIGTERM')).toBe(0);
+    const code = await p.stop('SIGTERM');
+    expect(code, `exit code ${code}; klassify said:\n${p.output().slice(-4000)}`).toBe(0);
     const admin = kafka.admin();
     await admin.connect();
     const { total: committedTotal, partitions } = await committedInput(admin, t);
