@@ -48,11 +48,16 @@ function sentIds(seed: number, count: number): string[] {
   return Array.from({ length: count }, () => gen.next().id);
 }
 
-/** Figures of one step from what the output showed around it. */
-export function stepFigures(step: string, at: number, records: Observed['records']): StepFigures {
-  const around = records.filter((r) => r.ts !== null && r.ts >= at - BEFORE_MS && r.ts < at + AFTER_MS);
+/**
+ * Figures of one step from what the output showed around it: from BEFORE_MS before the step began (`at`)
+ * to AFTER_MS after it was done (`doneAt`: the new instances ready, or the stopped one gone).
+ */
+export function stepFigures(step: string, at: number, records: Observed['records'], doneAt = at): StepFigures {
+  const from = at - BEFORE_MS;
+  const to = doneAt + AFTER_MS;
+  const around = records.filter((r) => r.ts !== null && r.ts >= from && r.ts < to);
   const waits = percentiles(around.map((r) => r.appended - (r.ts as number)));
-  const appends = records.map((r) => r.appended).filter((a) => a >= at - BEFORE_MS && a < at + AFTER_MS).sort((a, b) => a - b);
+  const appends = records.map((r) => r.appended).filter((a) => a >= from && a < to).sort((a, b) => a - b);
   let longestGapMs = 0;
   for (let i = 1; i < appends.length; i++) longestGapMs = Math.max(longestGapMs, (appends[i] as number) - (appends[i - 1] as number));
   return { step, records: around.length, longestGapMs, p50Ms: waits.p50, p99Ms: waits.p99, longestWaitMs: waits.max };
@@ -64,22 +69,23 @@ async function scaleRun(o: PhaseOptions, delivery: Delivery, ratePerSec: number,
   const args = ['--model', o.modelDir, '--delivery', delivery, '--workers', '1', '--session-timeout-ms', String(SESSION_TIMEOUT_MS)];
   const running: ProcessHandle[] = [];
   const exitCodes: (number | null)[] = [];
-  const steps: { name: string; at: number }[] = [];
+  const steps: { name: string; at: number; doneAt: number }[] = [];
+  const step = async (name: string, work: () => Promise<void>): Promise<void> => {
+    const at = Date.now();
+    await work();
+    steps.push({ name, at, doneAt: Date.now() });
+    await sleep(AFTER_MS + 2_000);
+  };
   let started = 0;
   try {
     running.push(await startPipelineProcess(o.brokers, t, args));
-    const seconds = 6 + 10 + 8 + 8 + 2;
     started = Date.now();
-    const load = openLoopLoad(o.kafka, t.input, ratePerSec, seconds, seed);
-    await sleep(6_000);
-    steps.push({ name: '1 -> 3', at: Date.now() });
-    running.push(...(await Promise.all([startPipelineProcess(o.brokers, t, args), startPipelineProcess(o.brokers, t, args)])));
-    await sleep(10_000);
-    steps.push({ name: '3 -> 2', at: Date.now() });
-    exitCodes.push(await running.shift()!.stop());
+    // Long enough for every step (two instances load their models in a few seconds) and its window after.
+    const load = openLoopLoad(o.kafka, t.input, ratePerSec, 70, seed);
     await sleep(8_000);
-    steps.push({ name: '2 -> 1', at: Date.now() });
-    exitCodes.push(await running.shift()!.stop());
+    await step('1 -> 3', async () => void running.push(...(await Promise.all([startPipelineProcess(o.brokers, t, args), startPipelineProcess(o.brokers, t, args)]))));
+    await step('3 -> 2', async () => void exitCodes.push(await running.shift()!.stop()));
+    await step('2 -> 1', async () => void exitCodes.push(await running.shift()!.stop()));
     const { sent } = await load;
     // One instance left at well under its capacity catches up within seconds; what has no result after
     // 20 s more counts as lost. Reading for a fixed time (not up to a count) also catches late duplicates.
@@ -96,7 +102,7 @@ async function scaleRun(o: PhaseOptions, delivery: Delivery, ratePerSec: number,
       duplicated: seen.records.length - outIds.size,
       exitCodes,
       steady: { p50Ms: steadyWaits.p50, p99Ms: steadyWaits.p99 },
-      steps: steps.map((s) => stepFigures(s.name, s.at, seen.records)),
+      steps: steps.map((s) => stepFigures(s.name, s.at, seen.records, s.doneAt)),
     };
   } finally {
     exitCodes.push(...(await Promise.all(running.splice(0).map((p) => p.stop()))));
@@ -121,8 +127,10 @@ ${PARTITIONS} input partitions, open-loop input at ${ratePerSec} records/s (each
 the output topic stamps its append time). klassify as its own processes, \`--workers 1\` each,
 \`--session-timeout-ms ${SESSION_TIMEOUT_MS}\` (a heartbeat every ${SESSION_TIMEOUT_MS / 10} ms): 1 instance, then 3 (two start at once), then a
 SIGTERM to one (3 -> 2) and another (2 -> 1). Per step, over output appended and records sent from
-${BEFORE_MS / 1000} s before it to ${AFTER_MS / 1000} s after: the longest gap between two appends to the output topic, and the
-wait of each record (output append - input time). Steady: the 1-instance stretch before the first step.
+${BEFORE_MS / 1000} s before it began to ${AFTER_MS / 1000} s after it was done (new instances ready, or the stopped one gone): the longest
+gap between two appends to the output topic, and the wait of each record (output append - input time).
+Steady: the 1-instance stretch before the first step. On 2 cores, two instances loading their models
+starve the running one, which shows in the waits around 1 -> 3 beside the rebalance itself.
 Duplicated: results beyond the first per input (read_committed in exactly-once).
 
 | mode | step | longest output gap | p50 wait | p99 wait | longest wait | records |

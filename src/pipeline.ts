@@ -140,10 +140,18 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     return whileRegistryUnavailable(step, () => this.#stopping, (error) => this.emit('error', { stage: 'registry', error }));
   }
 
-  /** Graceful stop: stop fetching, finish what is in flight, write and commit it, leave the group. */
+  /**
+   * Graceful stop: stop fetching, finish the batches the workers already have, write and commit them,
+   * leave the group. Records no worker has started stay uncommitted for the next owner (never written, so
+   * never twice): draining all of --max-in-flight on a loaded machine outlasted the shutdown timeout, and
+   * a pod scaled in should hand its partitions over in a moment, not after its whole backlog.
+   */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    await this.#stage.stop(() => this.#batcher.drain());
+    await this.#stage.stop(async () => {
+      for (const job of this.#batcher.discard(() => false)) this.#writer.abandon(job);
+      await this.#batcher.drain();
+    });
   }
 }

@@ -95,7 +95,7 @@ export function startCommand(): Command {
     }
     try {
       await app.stop();
-      info('stopped cleanly: everything consumed was written and committed');
+      info('stopped cleanly: every result was written and committed; records not yet classified are left to the next run');
       // Everything is written and committed; a kafkajs consumer that crashed during a broker outage may
       // still hold a restart timer after disconnect(), which would keep the process alive for ever.
       process.exit(0);

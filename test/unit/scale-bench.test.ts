@@ -25,6 +25,12 @@ describe('scale bench step figures', () => {
     expect(f.p99Ms).toBe(2_500);
   });
 
+  it('a step that takes a while (instances loading) counts until 8 s after it was done', () => {
+    const records = [{ id: 'x', ts: 12_000, appended: 12_500 }];
+    expect(stepFigures('1 -> 3', 0, records).records).toBe(0);
+    expect(stepFigures('1 -> 3', 0, records, 5_000).records).toBe(1);
+  });
+
   it('reports zeros for a step nothing was sent around', () => {
     expect(stepFigures('2 -> 1', 0, [])).toEqual({ step: '2 -> 1', records: 0, longestGapMs: 0, p50Ms: 0, p99Ms: 0, longestWaitMs: 0 });
   });
