@@ -3,10 +3,10 @@
 // always the best (its threads wait for each other at every op, worse when a shared core is preempted);
 // N one-thread sessions side by side is what the pool does without threads or messages. Each layout runs
 // at several batch sizes (length-sorted calls, the pool's tokenization inside), and the best one is the
-// limit of that round.
-import type { ModelRunner } from '../inference-pool/model-runner.js';
-import type { LoadedModel } from '../src/model/manifest.js';
-import { loadBenchRunner } from './pool.js';
+// limit of that round. Every session runs on a thread of its own (session.run blocks the thread that
+// calls it), so N sessions are N threads of this process, as in the pool, minus its queue and messages.
+import { Worker } from 'node:worker_threads';
+import type { RunRequest } from './limit-worker.js';
 
 export interface LimitLayout {
   sessions: number;
@@ -39,16 +39,51 @@ export function bestOf(measures: readonly LimitMeasure[]): LimitMeasure {
   return best;
 }
 
-/** Runners of every layout, loaded once for the whole bench. */
-export class LimitRunners {
-  private constructor(private readonly layouts: { layout: LimitLayout; runners: ModelRunner[] }[]) {}
+/** A session on a thread of its own (bench/limit-worker.ts). */
+class SessionThread {
+  private constructor(private readonly worker: Worker) {}
 
-  static async load(model: LoadedModel, cores: number): Promise<LimitRunners> {
-    const layouts: { layout: LimitLayout; runners: ModelRunner[] }[] = [];
+  static async start(modelDir: string, threads: number): Promise<SessionThread> {
+    const worker = new Worker(new URL('./limit-worker.js', import.meta.url), { workerData: { modelDir, threads } });
+    await reply(worker, 'ready');
+    return new SessionThread(worker);
+  }
+
+  run(request: RunRequest): Promise<void> {
+    this.worker.postMessage(request);
+    return reply(this.worker, 'done');
+  }
+
+  async close(): Promise<void> {
+    this.worker.postMessage('close');
+    await reply(this.worker, 'closed');
+    await this.worker.terminate();
+  }
+}
+
+function reply(worker: Worker, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown): void => {
+      if (m !== what) return;
+      worker.off('message', onMessage);
+      worker.off('error', reject);
+      resolve();
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+  });
+}
+
+/** Sessions of every layout, each on its own thread, loaded once for the whole bench. */
+export class LimitRunners {
+  private constructor(private readonly layouts: { layout: LimitLayout; sessions: SessionThread[] }[]) {}
+
+  static async load(modelDir: string, cores: number): Promise<LimitRunners> {
+    const layouts: { layout: LimitLayout; sessions: SessionThread[] }[] = [];
     for (const layout of limitLayouts(cores)) {
-      const runners: ModelRunner[] = [];
-      for (let i = 0; i < layout.sessions; i++) runners.push((await loadBenchRunner(model, model.modelPath, layout.threads)).runner);
-      layouts.push({ layout, runners });
+      const sessions: SessionThread[] = [];
+      for (let i = 0; i < layout.sessions; i++) sessions.push(await SessionThread.start(modelDir, layout.threads));
+      layouts.push({ layout, sessions });
     }
     return new LimitRunners(layouts);
   }
@@ -56,31 +91,28 @@ export class LimitRunners {
   /** One round: every layout at every batch size over the same texts. */
   async measure(texts: readonly string[], batchSizes: readonly number[]): Promise<LimitMeasure[]> {
     const out: LimitMeasure[] = [];
-    for (const { layout, runners } of this.layouts) {
+    for (const { layout, sessions } of this.layouts) {
       for (const batchSize of batchSizes) {
-        out.push({ ...layout, name: layoutName(layout, batchSize), batchSize, textsPerSec: Math.round(await rate(runners, texts, batchSize)) });
+        out.push({ ...layout, name: layoutName(layout, batchSize), batchSize, textsPerSec: Math.round(await rate(sessions, texts, batchSize)) });
       }
     }
     return out;
   }
 
   async release(): Promise<void> {
-    for (const { runners } of this.layouts) for (const r of runners) await r.release();
+    for (const { sessions } of this.layouts) for (const s of sessions) await s.close();
   }
 }
 
-/** Texts per second with each runner pulling the next batch as it finishes (onnxruntime-node runs off the JS thread). */
-async function rate(runners: readonly ModelRunner[], texts: readonly string[], batchSize: number): Promise<number> {
+/** Texts per second with every session pulling the next batch as it finishes. */
+async function rate(sessions: readonly SessionThread[], texts: readonly string[], batchSize: number): Promise<number> {
   const batches: string[][] = [];
   for (let i = 0; i < texts.length; i += batchSize) batches.push(texts.slice(i, i + batchSize));
-  // Warm this shape on every session.
-  await Promise.all(runners.map((r) => r.classify(batches[0] ?? [])));
-  let next = 0;
+  const counter = (): SharedArrayBuffer => new SharedArrayBuffer(4);
+  // Warm this shape on every session: one batch each.
+  await Promise.all(sessions.map((s) => s.run({ batches: batches.slice(0, 1), next: counter() })));
+  const next = counter();
   const t0 = performance.now();
-  await Promise.all(
-    runners.map(async (r) => {
-      while (next < batches.length) await r.classify(batches[next++] as string[]);
-    }),
-  );
+  await Promise.all(sessions.map((s) => s.run({ batches, next })));
   return texts.length / ((performance.now() - t0) / 1000);
 }

@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     phase(2, 'e2e');
     const fp32 = fp32Model(model);
     const roundTexts = texts(quick ? 512 : 1024, 14);
-    const limits = await LimitRunners.load(model, cores);
+    const limits = await LimitRunners.load(modelDir, cores);
     const rounds: { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; naive: number; pipelineRss: number; naiveRss: number; seconds: number; records: number }[] = [];
     for (let r = 0; r < P.rounds; r++) {
       // The limit of this round: the best in-process configuration (layouts x batch sizes), measured now.

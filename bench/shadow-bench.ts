@@ -1,7 +1,7 @@
 // `npm run bench -- --shadow`: what a shadow model costs the live path (issue #16), on this machine.
 // klassify runs as its own process without and with `--shadow-model` (a copy of the live model under
 // another version, --shadow-sample 0.5), in interleaved rounds, ratios taken within each round:
-//   half load  open-loop input at about half of this machine's drain rate: live end-to-end p50 / p99
+//   loads      open-loop input at 25% and 50% of the slowest drain without a shadow: live p50 / p99
 //   overload   a backlog drained as fast as it goes: live records/s, and how much shadow work was shed
 // The shadow must never slow the live path; the figures say how close that holds. Writes
 // bench/results/shadow-<timestamp>.{json,md}.
@@ -52,47 +52,73 @@ async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t
   }
 }
 
+type Run = Awaited<ReturnType<typeof run>>;
+
+/** Load levels as fractions of the slowest drain without a shadow: fixed for the whole bench, so a round
+ *  that happens on a slow minute is not pushed past what the machine does then. */
+const LOADS = [0.25, 0.5] as const;
+
 export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
   const shadow = ['--shadow-model', shadowCopy(o.modelDir), '--shadow-sample', String(SAMPLE)];
   const backlog = o.quick ? 3000 : 8000;
   const seconds = o.quick ? 15 : 30;
-  const rounds: { overload: Record<string, Awaited<ReturnType<typeof run>>>; half: Record<string, Awaited<ReturnType<typeof run>>>; rate: number }[] = [];
-  for (let r = 0; r < (o.quick ? 1 : 2); r++) {
+  const pairs = o.quick ? 1 : 2;
+  const overload: { without: Run; with: Run }[] = [];
+  for (let r = 0; r < pairs; r++) {
     const order = r % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const);
-    const overload: Record<string, Awaited<ReturnType<typeof run>>> = {};
+    const got: Partial<Record<'without' | 'with', Run>> = {};
     for (const which of order) {
-      overload[which] = await run(o, `shadow-over-${which}-${r}`, which === 'with' ? shadow : [], async (t) => {
+      got[which] = await run(o, `shadow-over-${which}-${r}`, which === 'with' ? shadow : [], async (t) => {
         await fillBacklog(o.kafka, t.input, backlog, 500 + r);
         return backlog;
       });
-      o.log(`shadow bench round ${r + 1}, overload, ${which} shadow: ${Math.round(overload[which]!.perSecond)}/s${overload[which]!.shadow ? `, shadow compared ${overload[which]!.shadow!.compared}, shed ${overload[which]!.shadow!.shed}` : ''}`);
+      o.log(`shadow bench overload pair ${r + 1}, ${which} shadow: ${Math.round(got[which]!.perSecond)}/s${got[which]!.shadow ? `, shadow compared ${got[which]!.shadow!.compared}, shed ${got[which]!.shadow!.shed}` : ''}`);
     }
-    // Half of what this round's drain without a shadow reached.
-    const rate = Math.max(20, Math.round(overload.without!.perSecond / 2));
-    const half: Record<string, Awaited<ReturnType<typeof run>>> = {};
-    for (const which of order) {
-      half[which] = await run(o, `shadow-half-${which}-${r}`, which === 'with' ? shadow : [], async (t) => (await openLoopLoad(o.kafka, t.input, rate, seconds, 600 + r)).sent);
-      o.log(`shadow bench round ${r + 1}, half load ${rate}/s, ${which} shadow: p50 ${half[which]!.latency.p50} ms, p99 ${half[which]!.latency.p99} ms`);
+    overload.push(got as { without: Run; with: Run });
+  }
+  const slowest = Math.min(...overload.map((x) => x.without.perSecond));
+  const loads: { fraction: number; rate: number; pairs: { without: Run; with: Run }[] }[] = [];
+  for (const fraction of LOADS) {
+    const rate = Math.max(10, Math.round(slowest * fraction));
+    const done: { without: Run; with: Run }[] = [];
+    for (let r = 0; r < pairs; r++) {
+      const order = r % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const);
+      const got: Partial<Record<'without' | 'with', Run>> = {};
+      for (const which of order) {
+        got[which] = await run(o, `shadow-l${fraction * 100}-${which}-${r}`, which === 'with' ? shadow : [], async (t) => (await openLoopLoad(o.kafka, t.input, rate, seconds, 600 + r)).sent);
+        o.log(`shadow bench ${fraction * 100}% load (${rate}/s) pair ${r + 1}, ${which} shadow: p50 ${got[which]!.latency.p50} ms, p99 ${got[which]!.latency.p99} ms`);
+      }
+      done.push(got as { without: Run; with: Run });
     }
-    rounds.push({ overload, half, rate });
+    loads.push({ fraction, rate, pairs: done });
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(o.outDir, { recursive: true });
-  const json = { startedAt: new Date().toISOString(), quick: o.quick, sample: SAMPLE, backlog, halfLoadSeconds: seconds, rounds };
+  const json = { startedAt: new Date().toISOString(), quick: o.quick, sample: SAMPLE, backlog, loadSeconds: seconds, overload, loads };
   writeFileSync(join(o.outDir, `shadow-${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
   const shedShare = (s: ShadowFigures | undefined): string => (s && s.compared + s.shed > 0 ? pct(s.shed / (s.compared + s.shed)) : '-');
+  const ratio = (a: number, b: number): string => `${(a / Math.max(1, b)).toFixed(2)}x`;
   const md = `# klassify shadow bench, ${json.startedAt}${o.quick ? ' (quick)' : ''}
 
 klassify as its own process, without and with \`--shadow-model\` (the live model copied under another
-version, so the shadow does the live model's work) at \`--shadow-sample ${SAMPLE}\`, interleaved; ratios within
-each round. Overload: a backlog of ${backlog} posts drained as fast as it goes. Half load: open-loop input at
-half of the round's drain rate without a shadow, ${seconds} s. Shed: sampled records the shadow did not get
-(live pool busy or a shadow call running), as a share of those sampled.
+version, so the shadow does the live model's work) at \`--shadow-sample ${SAMPLE}\`, in pairs run back to back
+(the order alternates); every ratio is within a pair. Overload: a backlog of ${backlog} posts drained as fast as it
+goes. Loads: open-loop input for ${seconds} s at ${LOADS.map((f) => pct(f)).join(' and ')} of the slowest drain without a shadow
+(${Math.round(slowest)}/s), the same rate in every pair. Shed: sampled records the shadow did not get (live pool busy,
+live workers busy past \`--shadow-max-live-busy\`, or a shadow call running), as a share of those sampled.
 
-| round | overload without | with | with / without | shed | half load | p50 without / with | p99 without / with | p99 with / without | shed |
-|---|---|---|---|---|---|---|---|---|---|
-${rounds.map((x, i) => `| ${i + 1} | ${Math.round(x.overload.without!.perSecond)}/s | ${Math.round(x.overload.with!.perSecond)}/s | ${pct(x.overload.with!.perSecond / x.overload.without!.perSecond)} | ${shedShare(x.overload.with!.shadow)} | ${x.rate}/s | ${x.half.without!.latency.p50} / ${x.half.with!.latency.p50} ms | ${x.half.without!.latency.p99} / ${x.half.with!.latency.p99} ms | ${(x.half.with!.latency.p99 / Math.max(1, x.half.without!.latency.p99)).toFixed(2)}x | ${shedShare(x.half.with!.shadow)} |`).join('\n')}
+## Overload: live drain rate
+
+| pair | without | with | with / without | shadow compared | shed |
+|---|---|---|---|---|---|
+${overload.map((x, i) => `| ${i + 1} | ${Math.round(x.without.perSecond)}/s | ${Math.round(x.with.perSecond)}/s | ${pct(x.with.perSecond / x.without.perSecond)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`).join('\n')}
+
+## Open-loop load: live latency (input time to output append)
+
+| load | pair | p50 without / with | p99 without / with | p99 with / without | shadow compared | shed |
+|---|---|---|---|---|---|---|
+${loads.flatMap((l) => l.pairs.map((x, i) => `| ${pct(l.fraction)} (${l.rate}/s) | ${i + 1} | ${x.without.latency.p50} / ${x.with.latency.p50} ms | ${x.without.latency.p99} / ${x.with.latency.p99} ms | ${ratio(x.with.latency.p99, x.without.latency.p99)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`)).join('\n')}
 
 On 2 shared cores the shadow's workers share the live workers' cores; niceness 19 leaves them only what
 the live threads do not use, and shedding keeps the shadow from queueing behind live work.
