@@ -9,11 +9,15 @@ import { modelMarkers } from '../brands/model-markers.js';
 import type { SpikeAlert } from '../brands/spikes.js';
 import { deliverAlert } from '../brands/webhook.js';
 import { ensureTopics } from '../consumers/kafka-client.js';
+import { readSince } from '../consumers/read-since.js';
 import { StateStream } from '../consumers/state-stream.js';
 import type { ResolvedConfig } from './config.js';
 import { ObserveServer } from './observe/server.js';
 
 const COMPACTED = { 'cleanup.policy': 'compact' };
+/** Minutes of 1-minute stats the /brands page keeps per brand, and alerts it lists. */
+const HISTORY_MINUTES = 240;
+const LATEST_ALERTS = 50;
 /** The state topic's record limit (topic-level max.message.bytes; the broker default is 1 MB). */
 const STATE_MAX_BYTES = 8 * 2 ** 20;
 
@@ -69,15 +73,18 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
           if (s.shareOfVoice !== null) sov.set({ brand: s.brand, window: s.size }, s.shareOfVoice);
           if (s.size === '1m') recent.push(s);
         }
-        if (recent.length > 240 * names.length) recent.splice(0, recent.length - 240 * names.length);
+        if (recent.length > HISTORY_MINUTES * names.length) recent.splice(0, recent.length - HISTORY_MINUTES * names.length);
       },
       onAlerts: (alerts) => {
         for (const a of alerts) alertsTotal.inc({ brand: a.brand, kind: a.kind });
         latestAlerts.unshift(...alerts);
-        latestAlerts.splice(50);
+        latestAlerts.splice(LATEST_ALERTS);
       },
     },
   });
+  // The page's history lives in memory: after a restart it is rebuilt from what the stats and alerts
+  // topics received in the hours it shows (read_committed), before new windows close.
+  await restoreHistory(kafka, b, names.length, recent, latestAlerts).catch((err: unknown) => info(`brands: dashboard history not restored (${(err as Error).message}); it fills as windows close`));
   const stream = new StateStream(kafka, { groupId: b.groupId, inputTopic: results, stateTopic: b.stateTopic, fromBeginning: true, sessionTimeoutMs: config.pipeline.sessionTimeoutMs });
   let running = false;
   let server: ObserveServer | undefined;
@@ -104,4 +111,29 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
       await server?.close();
     },
   };
+}
+
+/** Fills the page's history with the last HISTORY_MINUTES of 1-minute stats and the latest alerts. */
+async function restoreHistory(kafka: Kafka, b: ResolvedConfig['brands'], brands: number, recent: BrandStatsRecord[], latestAlerts: SpikeAlert[]): Promise<void> {
+  const since = Date.now() - HISTORY_MINUTES * 60_000;
+  const parse = <T>(v: Buffer | null): T | undefined => {
+    try {
+      return v ? (JSON.parse(v.toString()) as T) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  // A window rewritten after a crash comes twice; the latest copy counts.
+  const windows = new Map<string, BrandStatsRecord>();
+  for (const r of await readSince(kafka, b.statsTopic, since)) {
+    const s = parse<BrandStatsRecord>(r.value);
+    if (s?.size === '1m') windows.set(`${s.brand}|${s.start}`, s);
+  }
+  recent.push(...[...windows.values()].sort((x, y) => x.end - y.end).slice(-HISTORY_MINUTES * brands));
+  const alerts = new Map<string, SpikeAlert>();
+  for (const r of await readSince(kafka, b.alertsTopic, since)) {
+    const a = parse<SpikeAlert>(r.value);
+    if (a?.id) alerts.set(a.id, a);
+  }
+  latestAlerts.push(...[...alerts.values()].sort((x, y) => y.window.end - x.window.end).slice(0, LATEST_ALERTS));
 }

@@ -115,7 +115,7 @@ async function produceResults(kafka: Kafka, topic: string, list: Post[]): Promis
   await producer.disconnect();
 }
 
-function startMonitor(args: string[]): { stop: (signal?: NodeJS.Signals) => Promise<number | null>; output: () => string } {
+function startMonitor(args: string[]): { stop: (signal?: NodeJS.Signals) => Promise<number | null>; output: () => string; url: () => Promise<string> } {
   const child = spawnCli(['brands', '--brokers', brokers().join(','), '--metrics-port', '0', '--session-timeout-ms', '6000', ...args]);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -123,6 +123,15 @@ function startMonitor(args: string[]): { stop: (signal?: NodeJS.Signals) => Prom
   const exited = new Promise<number | null>((r) => child.on('exit', (code, sig) => r(code ?? (sig ? -1 : null))));
   return {
     output: () => out,
+    /** Its server's base URL, once it says it is running (state restored). */
+    url: async () => {
+      for (let i = 0; ; i++) {
+        const m = /dashboard\s+(http:\/\/\S+?)\/brands\s/.exec(out);
+        if (m?.[1]) return m[1];
+        if (i > 1200 || child.exitCode !== null) throw new Error(`klassify brands never said it was running:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
@@ -309,11 +318,19 @@ describe('klassify brands', () => {
     const first = startMonitor(args(t, file));
     // Kill once some windows are out: mid-stream, with open windows and baselines in its state.
     await topicsExist(kafka, [t.stats], first.output);
-    await collect(kafka, t.stats, 6, { timeoutMs: 90_000, readCommitted: true });
+    const before = await collect(kafka, t.stats, 6, { timeoutMs: 90_000, readCommitted: true });
     expect(await first.stop('SIGKILL')).toBe(-1);
     await produceResults(kafka, t.results, all.slice(half.length));
     const second = startMonitor(args(t, file));
     try {
+      // The dashboard's history is back: windows the first run closed (and the second, restored from its
+      // state, never closes again) are on the page from the stats topic.
+      const url = await second.url();
+      const page = (await (await fetch(`${url}/brands/data`)).json()) as { stats: { brand: string; size: string; start: number }[] };
+      const shown = new Set(page.stats.map((x) => `${x.brand}|${x.size}|${x.start}`));
+      const closedBefore = before.map((r) => r.key!).filter((k) => k.includes('|1m|'));
+      expect(closedBefore.length).toBeGreaterThan(0);
+      expect(closedBefore.filter((k) => !shown.has(k)), 'windows of the first run missing from the page after the restart').toEqual([]);
       await check(kafka, t, all, () => `${first.output()}\n--- restart ---\n${second.output()}`, 'at least once');
     } finally {
       await second.stop();
