@@ -157,6 +157,11 @@ export function serverProperties(o: {
     'share.coordinator.state.topic.min.isr=1',
     // No point delaying the first rebalance when there is one consumer host (tests join groups constantly).
     'group.initial.rebalance.delay.ms=0',
+    // The node's controller fences its own broker when a heartbeat waits past this in its event queue: on a
+    // loaded 2-core machine a controller event once took 11 s, the only broker was fenced, every partition
+    // lost its leader and every group coordinator reloaded (NOT_COORDINATOR, "coordinator is loading",
+    // NOT_ENOUGH_REPLICAS). Fencing the only broker of a one-node cluster never helps; 9 s is the default.
+    'broker.session.timeout.ms=45000',
     'auto.create.topics.enable=true',
     'log.retention.hours=24',
     'log.segment.bytes=67108864',
