@@ -108,8 +108,25 @@ export function tail(file: string, lines = 15): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+/**
+ * Ports freePort() handed out in this process. The probe releases its port at once, so the OS may give
+ * the same one to the next probe before the service that asked binds it: the test setup once got one
+ * port for the broker's controller and the Schema Registry, and the registry could not start.
+ */
+const handedOut = new Set<number>();
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it), never one this process handed out before. */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await probePort();
+    if (!handedOut.has(port) || attempt >= 20) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

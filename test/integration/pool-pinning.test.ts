@@ -59,15 +59,18 @@ describe.runIf(process.platform === 'linux')('pinning workers to core sets', () 
     }
   });
 
-  it('niceness 19 (a shadow pool): the worker thread and its ORT intra-op thread run at 19, the rest of the process at 0', async () => {
+  // Niceness 10, not the shadow's 19: the mechanism is the same, and at 19 the worker gets ~1.5% of a core
+  // against busy nice-0 threads, so on a loaded CI machine (other suites' brokers and pools) loading the
+  // model alone outlasted the test's minute once.
+  it('niceness 10 (a background pool): the worker thread and its ORT intra-op thread run at 10, the rest of the process at 0', async () => {
     const niceOf = (tid: number): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
     const before = new Set(readdirSync('/proc/self/task').map(Number));
-    const pool = await InferencePool.start({ modelDir, workers: 1, threadsPerWorker: 2, niceness: 19 });
+    const pool = await InferencePool.start({ modelDir, workers: 1, threadsPerWorker: 2, niceness: 10 });
     try {
       const ready = pool.workers()[0]!.ready!;
-      expect(ready.niceness).toBe(19);
+      expect(ready.niceness).toBe(10);
       const added = readdirSync('/proc/self/task').map(Number).filter((t) => !before.has(t));
-      const niced = added.filter((t) => niceOf(t) === 19);
+      const niced = added.filter((t) => niceOf(t) === 10);
       // The worker's own thread and the intra-op thread ORT created from it (T = 2).
       expect(niced).toContain(ready.tid);
       expect(niced.length).toBeGreaterThanOrEqual(2);
@@ -78,7 +81,7 @@ describe.runIf(process.platform === 'linux')('pinning workers to core sets', () 
     } finally {
       await pool.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('refuses core ids this process cannot use before starting any worker (ORT would only log it)', async () => {
     await expect(InferencePool.start({ modelDir, workers: 1, cpuSets: ['4000'] })).rejects.toThrow(/KLASSIFY_CPU_SETS.*not available/);
