@@ -16,6 +16,31 @@ export interface BrandMentionResult {
   end: number;
   label: Label;
   scores: Scores;
+  /**
+   * The text the label towards this brand was judged on (the post, or its clause holding the mention), as
+   * written, cut to CONTEXT_MAX_CHARS around the mention. Results carry no post text otherwise, and an
+   * analyst reading an alert wants the words, not an id.
+   */
+  context: string;
+}
+
+/** Longest `context` in a result (a tweet's worth; longer spans are cut around the mention, marked with …). */
+export const CONTEXT_MAX_CHARS = 160;
+
+/** `text.slice(start, end)` trimmed, or, when longer than `max`, a window of it around [at, atEnd) with … where cut. */
+export function mentionContext(text: string, span: { start: number; end: number }, mention: { start: number; end: number }, max = CONTEXT_MAX_CHARS): string {
+  let from = span.start;
+  let to = span.end;
+  while (from < to && /\s/u.test(text[from] as string)) from++;
+  while (to > from && /\s/u.test(text[to - 1] as string)) to--;
+  if (to - from <= max) return text.slice(from, to);
+  // Centre the window on the mention, inside the span, then keep whole surrogate pairs at its edges.
+  const room = Math.max(0, max - 2 - (mention.end - mention.start));
+  let a = Math.max(from, Math.min(mention.start - Math.floor(room / 2), to - (max - 2)));
+  let b = Math.min(to, a + max - 2);
+  if (a > from && /[\uDC00-\uDFFF]/u.test(text[a] as string)) a++;
+  if (b < to && /[\uD800-\uDBFF]/u.test(text[b - 1] as string)) b--;
+  return `${a > from ? '…' : ''}${text.slice(a, b)}${b < to ? '…' : ''}`;
 }
 
 /** A brand whose mentions an exclude phrase suppressed, and where that phrase occurred. */
@@ -92,7 +117,8 @@ export function brandFields(plan: PostPlan, spanIndex: readonly number[], postSc
   return {
     brands: plan.mentions.map((m) => {
       const scores = perBrand.get(m.brand) ?? post;
-      return { brand: m.brand, alias: m.alias, start: m.start, end: m.end, label: argmax(scores), scores };
+      const span = plan.spans.find((x) => x.mention.start === m.start && x.mention.brand === m.brand) ?? { start: 0, end: plan.post.text.length };
+      return { brand: m.brand, alias: m.alias, start: m.start, end: m.end, label: argmax(scores), scores, context: mentionContext(plan.post.text, span, m) };
     }),
     excludedBrands: plan.excluded.map((e) => ({ brand: e.brand, phrase: e.phrase, start: e.start, end: e.end })),
   };

@@ -6,4 +6,4 @@ export { argmax, brandSentiments, sentimentSpans, type ComparisonPattern, type L
 export { evaluateQuery, parseQuery, positiveTerms, queryTerms, QuerySyntaxError, type QueryNode } from './query.js';
 export { kSensitivityPresets, SpikeDetector, type AlertKind, type SpikeAlert, type SpikeOptions, type SpikePreset, type SpikeState } from './spikes.js';
 export { kWindowSizes, WindowAggregator, type AddResult, type BrandRecord, type BrandWindowStats, type ClosedWindow, type WindowOptions, type WindowSize, type WindowState } from './windows.js';
-export { brandBatch, brandFields, loadBrandMatcher, planBatch, supportsBrandSentiment, type BrandBatch, type BrandExclusionResult, type BrandFields, type BrandMentionResult, type PlannedBatch } from './batch.js';
+export { brandBatch, brandFields, CONTEXT_MAX_CHARS, loadBrandMatcher, mentionContext, planBatch, supportsBrandSentiment, type BrandBatch, type BrandExclusionResult, type BrandFields, type BrandMentionResult, type PlannedBatch } from './batch.js';

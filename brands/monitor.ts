@@ -29,9 +29,22 @@ export interface BrandStatsRecord {
   models: string[];
 }
 
+/** A sample post of an alert: its id, the label towards the brand, and the words (the mention's context). */
+export interface SamplePost {
+  id: string;
+  label: Label | null;
+  /** The result's `context` for this brand; null for a result without one (written before contexts existed). */
+  text: string | null;
+}
+
+/** What the alerts topic, the webhook and the page get: the detector's alert with its sample posts' texts. */
+export interface BrandAlert extends SpikeAlert {
+  samplePosts: SamplePost[];
+}
+
 export interface MonitorEvents {
   onStats?(records: readonly BrandStatsRecord[]): void;
-  onAlerts?(alerts: readonly SpikeAlert[]): void;
+  onAlerts?(alerts: readonly BrandAlert[]): void;
   onRecord?(r: { brand: string; label: Label }): void;
   onSkipped?(reason: string): void;
 }
@@ -41,7 +54,9 @@ interface Snapshot {
   windows: unknown;
   spikes: unknown;
   /** Alerts written to the alerts topic but not yet delivered to the webhook. */
-  pending: SpikeAlert[];
+  pending: BrandAlert[];
+  /** Texts of the posts open windows keep as samples, by `brand|postId` (absent in older snapshots). */
+  texts?: Record<string, { label: Label; text: string }>;
   partitionTime: Record<string, number>;
   /** Model versions per open window start (1m windows), for the stats' `models`. */
   models: Record<string, string[]>;
@@ -64,7 +79,9 @@ export class BrandMonitor implements StateProcessor {
   #windows: WindowAggregator;
   #spikes: SpikeDetector;
   #models = new Map<string, Set<string>>();
-  #pending: SpikeAlert[] = [];
+  #pending: BrandAlert[] = [];
+  /** Sample posts' texts, kept only while an open 1-minute window names them (pruned as windows close). */
+  #texts = new Map<string, { label: Label; text: string }>();
   /** Largest event time seen per input partition; the watermark is their minimum over the assigned ones (Flink's rule). */
   #partitionTime = new Map<number, number>();
   #assigned: readonly number[] = [];
@@ -72,12 +89,12 @@ export class BrandMonitor implements StateProcessor {
   /** Clock time each partition last delivered a record: a quiet partition must not hold the watermark back for ever. */
   readonly #partitionSeenAt = new Map<number, number>();
   readonly #delivering = new Set<string>();
-  readonly #deliver: ((alert: SpikeAlert) => Promise<boolean>) | undefined;
+  readonly #deliver: ((alert: BrandAlert) => Promise<boolean>) | undefined;
 
   constructor(
     config: BrandsConfig,
     topics: MonitorTopics,
-    options: { events?: MonitorEvents; clock?: () => number; allowedLatenessMs?: number; deliver?: (alert: SpikeAlert) => Promise<boolean> } = {},
+    options: { events?: MonitorEvents; clock?: () => number; allowedLatenessMs?: number; deliver?: (alert: BrandAlert) => Promise<boolean> } = {},
   ) {
     this.#deliver = options.deliver;
     this.#config = config;
@@ -106,6 +123,7 @@ export class BrandMonitor implements StateProcessor {
     this.#spikes = this.#newSpikes(s.spikes);
     this.#models = new Map(Object.entries(s.models).map(([k, v]) => [k, new Set(v)]));
     this.#pending = s.pending ?? [];
+    this.#texts = new Map(Object.entries(s.texts ?? {}));
     this.#partitionTime = new Map(Object.entries(s.partitionTime ?? {}).map(([p, t]) => [Number(p), t]));
     // Restored partitions count as just seen: each gets the idle time to deliver again before it is passed over.
     for (const p of this.#partitionTime.keys()) this.#partitionSeenAt.set(p, this.#clock());
@@ -140,6 +158,7 @@ export class BrandMonitor implements StateProcessor {
       models: Object.fromEntries([...this.#models].map(([k, v]) => [k, [...v]])),
       pending: this.#deliver ? this.#pending : [],
       partitionTime: Object.fromEntries(this.#partitionTime),
+      texts: Object.fromEntries(this.#texts),
     };
     return JSON.stringify(s);
   }
@@ -158,6 +177,7 @@ export class BrandMonitor implements StateProcessor {
         if (seen.has(m.brand)) continue;
         seen.add(m.brand);
         const add = this.#windows.add({ postId: result.id, brand: m.brand, label: m.label, eventTime: result.ts });
+        if (add.sampled.includes('1m') && m.context !== undefined) this.#texts.set(`${m.brand}|${result.id}`, { label: m.label, text: m.context });
         if (add.accepted.length > 0) {
           this.#events.onRecord?.({ brand: m.brand, label: m.label });
           if (result.model) this.#noteModel(result.ts, result.model);
@@ -228,7 +248,7 @@ export class BrandMonitor implements StateProcessor {
   #emit(closed: readonly ClosedWindow[]): OutMessage[] {
     if (closed.length === 0) return [];
     const stats: BrandStatsRecord[] = [];
-    const alerts: SpikeAlert[] = [];
+    const alerts: BrandAlert[] = [];
     for (const w of closed) {
       const models = this.#modelsOf(w);
       for (const [brand, s] of Object.entries(w.brands)) {
@@ -239,8 +259,13 @@ export class BrandMonitor implements StateProcessor {
           models,
         });
       }
-      alerts.push(...this.#spikes.observe(w));
+      alerts.push(...this.#spikes.observe(w).map((a) => this.#withTexts(a)));
     }
+    // The closed windows' samples are written (with the alerts that quote them): keep only what open ones
+    // name. Only 1-minute samples keep their words: an hour's 15 per brand would make the snapshot, written
+    // with every transaction, ~10x larger at 1,000 brands (2.5 MB of JSON); 1-hour alerts quote the ids.
+    const open = this.#windows.openSamples('1m');
+    for (const k of this.#texts.keys()) if (!open.has(k)) this.#texts.delete(k);
     if (this.#deliver) this.#pending.push(...alerts);
     this.#events.onStats?.(stats);
     if (alerts.length > 0) this.#events.onAlerts?.(alerts);
@@ -249,13 +274,20 @@ export class BrandMonitor implements StateProcessor {
       ...alerts.map((a) => ({ topic: this.#topics.alerts, key: a.brand, value: JSON.stringify(a), headers: { 'klassify.alert.id': a.id } })),
     ];
   }
+
+  #withTexts(a: SpikeAlert): BrandAlert {
+    return { ...a, samplePosts: a.samplePostIds.map((id) => {
+      const t = this.#texts.get(`${a.brand}|${id}`);
+      return { id, label: t?.label ?? null, text: t?.text ?? null };
+    }) };
+  }
 }
 
 interface ParsedResult {
   id: string;
   ts: number;
   model: string | undefined;
-  brands: { brand: string; label: Label }[];
+  brands: { brand: string; label: Label; context: string | undefined }[];
 }
 
 /** A results-topic record, or why it is skipped (not JSON, no brands field: the pipeline ran without --brands). */
@@ -270,7 +302,7 @@ function parseResult(r: StreamRecord): ParsedResult | string {
   const v = o as { id?: unknown; ts?: unknown; brands?: unknown; model?: { version?: unknown } };
   if (!Array.isArray(v.brands)) return 'no "brands" field (run klassify start with --brands)';
   const ts = typeof v.ts === 'number' && Number.isFinite(v.ts) ? v.ts : Number(r.timestamp);
-  const brands = v.brands.flatMap((b: { brand?: unknown; label?: unknown }) =>
-    typeof b.brand === 'string' && LABELS.includes(b.label as Label) ? [{ brand: b.brand, label: b.label as Label }] : []);
+  const brands = v.brands.flatMap((b: { brand?: unknown; label?: unknown; context?: unknown }) =>
+    typeof b.brand === 'string' && LABELS.includes(b.label as Label) ? [{ brand: b.brand, label: b.label as Label, context: typeof b.context === 'string' ? b.context : undefined }] : []);
   return { id: typeof v.id === 'string' ? v.id : `${r.partition}-${r.offset}`, ts, model: typeof v.model?.version === 'string' ? v.model.version : undefined, brands };
 }

@@ -64,6 +64,8 @@ export interface AddResult {
   /** Sizes whose window took the record, and sizes for which it was late. */
   readonly accepted: readonly WindowSize[];
   readonly late: readonly WindowSize[];
+  /** Sizes whose window kept the record's post id as one of its samples. */
+  readonly sampled: readonly WindowSize[];
   readonly unknownBrand: boolean;
   /** Windows the record's event time closed. */
   readonly closed: readonly ClosedWindow[];
@@ -128,9 +130,10 @@ export class WindowAggregator {
 
   add(record: BrandRecord): AddResult {
     if (!Number.isFinite(record.eventTime)) throw new RangeError(`record ${record.postId}: eventTime must be a finite epoch-ms number, got ${String(record.eventTime)}`);
-    if (!this.#known.has(record.brand)) return { accepted: [], late: [], unknownBrand: true, closed: [] };
+    if (!this.#known.has(record.brand)) return { accepted: [], late: [], sampled: [], unknownBrand: true, closed: [] };
     const accepted: WindowSize[] = [];
     const late: WindowSize[] = [];
+    const sampled: WindowSize[] = [];
     for (const size of this.#sizes) {
       const ms = kWindowSizes[size];
       const start = Math.floor(record.eventTime / ms) * ms;
@@ -150,12 +153,27 @@ export class WindowAggregator {
       let c = window.get(record.brand);
       if (c === undefined) window.set(record.brand, (c = { labels: { negative: 0, neutral: 0, positive: 0 }, samples: { negative: [], neutral: [], positive: [] } }));
       c.labels[record.label]++;
-      if (c.samples[record.label].length < this.#maxSamples) c.samples[record.label].push(record.postId);
+      if (c.samples[record.label].length < this.#maxSamples) {
+        c.samples[record.label].push(record.postId);
+        sampled.push(size);
+      }
       accepted.push(size);
     }
     if (late.length > 0) this.#lateDropped++;
     const closed = this.#external ? [] : this.advanceWatermark(record.eventTime);
-    return { accepted, late, unknownBrand: false, closed };
+    return { accepted, late, sampled, unknownBrand: false, closed };
+  }
+
+  /** Every (brand, post id) an open window of `size` keeps as a sample, as `brand|postId`: what a closing window may still name. */
+  openSamples(size: WindowSize): Set<string> {
+    const out = new Set<string>();
+    const windows = this.#open.get(size);
+    if (windows !== undefined) {
+      for (const cells of windows.values()) {
+        for (const [brand, c] of cells) for (const ids of Object.values(c.samples)) for (const id of ids) out.add(`${brand}|${id}`);
+      }
+    }
+    return out;
   }
 
   /**

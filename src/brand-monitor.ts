@@ -4,9 +4,8 @@
 import client from 'prom-client';
 import type { Kafka } from 'kafkajs';
 import type { BrandsConfig } from '../brands/config.js';
-import { BrandMonitor, type BrandStatsRecord } from '../brands/monitor.js';
+import { BrandMonitor, type BrandAlert, type BrandStatsRecord } from '../brands/monitor.js';
 import { modelMarkers } from '../brands/model-markers.js';
-import type { SpikeAlert } from '../brands/spikes.js';
 import { deliverAlert } from '../brands/webhook.js';
 import { ensureTopics } from '../consumers/kafka-client.js';
 import { readSince } from '../consumers/read-since.js';
@@ -15,8 +14,9 @@ import type { ResolvedConfig } from './config.js';
 import { ObserveServer } from './observe/server.js';
 
 const COMPACTED = { 'cleanup.policy': 'compact' };
-/** Minutes of 1-minute stats the /brands page keeps per brand, and alerts it lists. */
+/** Minutes of 1-minute stats and hours of 1-hour stats the /brands page keeps per brand, and alerts it lists. */
 const HISTORY_MINUTES = 240;
+const HISTORY_HOURS = 48;
 const LATEST_ALERTS = 50;
 /** The state topic's record limit (topic-level max.message.bytes; the broker default is 1 MB). */
 const STATE_MAX_BYTES = 8 * 2 ** 20;
@@ -58,9 +58,9 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
   const skipped = new client.Counter({ name: 'klassify_brand_skipped_total', help: 'Results the monitor could not use (not JSON, no brands field).', registers: [registry] });
   for (const n of names) for (const label of ['negative', 'neutral', 'positive']) mentions.inc({ brand: n, label }, 0);
 
-  // What the /brands page shows: the recent 1-minute stats per brand and the latest alerts.
-  const recent: BrandStatsRecord[] = [];
-  const latestAlerts: SpikeAlert[] = [];
+  // What the /brands page shows: the recent 1-minute and 1-hour stats per brand and the latest alerts.
+  const history: History = { minutes: [], hours: [], alerts: [] };
+  const { minutes: recent, hours, alerts: latestAlerts } = history;
   const monitor = new BrandMonitor(brandsConfig, { stats: b.statsTopic, alerts: b.alertsTopic }, {
     deliver: b.webhookUrl ? (alert) => deliverAlert(alert, { url: b.webhookUrl as string, secret: b.webhookSecret }, info) : undefined,
     events: {
@@ -72,8 +72,9 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
           if (s.netSentiment !== null) net.set({ brand: s.brand, window: s.size }, s.netSentiment);
           if (s.shareOfVoice !== null) sov.set({ brand: s.brand, window: s.size }, s.shareOfVoice);
           if (s.size === '1m') recent.push(s);
+          else if (s.size === '1h') hours.push(s);
         }
-        if (recent.length > HISTORY_MINUTES * names.length) recent.splice(0, recent.length - HISTORY_MINUTES * names.length);
+        trim(history, names.length);
       },
       onAlerts: (alerts) => {
         for (const a of alerts) alertsTotal.inc({ brand: a.brand, kind: a.kind });
@@ -84,7 +85,7 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
   });
   // The page's history lives in memory: after a restart it is rebuilt from what the stats and alerts
   // topics received in the hours it shows (read_committed), before new windows close.
-  await restoreHistory(kafka, b, names.length, recent, latestAlerts).catch((err: unknown) => info(`brands: dashboard history not restored (${(err as Error).message}); it fills as windows close`));
+  await restoreHistory(kafka, b, names.length, history).catch((err: unknown) => info(`brands: dashboard history not restored (${(err as Error).message}); it fills as windows close`));
   const stream = new StateStream(kafka, { groupId: b.groupId, inputTopic: results, stateTopic: b.stateTopic, fromBeginning: true, sessionTimeoutMs: config.pipeline.sessionTimeoutMs });
   let running = false;
   let server: ObserveServer | undefined;
@@ -97,7 +98,7 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
     insecure: config.metrics.insecure,
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
       ready: () => ({ ready: running, reasons: running ? [] : ['restoring state'] }),
-      json: { '/brands/data': () => ({ brands: names, stats: recent, alerts: latestAlerts, markers: modelMarkers(recent) }) },
+      json: { '/brands/data': () => ({ brands: names, stats: recent, hourly: hours, alerts: latestAlerts, markers: modelMarkers(recent) }) },
     });
     url = await server.listen();
   }
@@ -113,8 +114,27 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
   };
 }
 
-/** Fills the page's history with the last HISTORY_MINUTES of 1-minute stats and the latest alerts. */
-async function restoreHistory(kafka: Kafka, b: ResolvedConfig['brands'], brands: number, recent: BrandStatsRecord[], latestAlerts: SpikeAlert[]): Promise<void> {
+interface History {
+  /** Closed 1-minute windows, oldest first. */
+  minutes: BrandStatsRecord[];
+  /** Closed 1-hour windows, oldest first. */
+  hours: BrandStatsRecord[];
+  /** Newest first. */
+  alerts: BrandAlert[];
+}
+
+function trim(h: History, brands: number): void {
+  if (h.minutes.length > HISTORY_MINUTES * brands) h.minutes.splice(0, h.minutes.length - HISTORY_MINUTES * brands);
+  if (h.hours.length > HISTORY_HOURS * brands) h.hours.splice(0, h.hours.length - HISTORY_HOURS * brands);
+  h.alerts.splice(LATEST_ALERTS);
+}
+
+/**
+ * Fills the page's history from the stats and alerts topics: stats of the minute view's span (so the hour
+ * view restarts with its last few hours: reading two days of 1-minute stats at 1,000 brands would be
+ * millions of records), alerts of the hour view's.
+ */
+async function restoreHistory(kafka: Kafka, b: ResolvedConfig['brands'], brands: number, h: History): Promise<void> {
   const since = Date.now() - HISTORY_MINUTES * 60_000;
   const parse = <T>(v: Buffer | null): T | undefined => {
     try {
@@ -127,13 +147,16 @@ async function restoreHistory(kafka: Kafka, b: ResolvedConfig['brands'], brands:
   const windows = new Map<string, BrandStatsRecord>();
   for (const r of await readSince(kafka, b.statsTopic, since)) {
     const s = parse<BrandStatsRecord>(r.value);
-    if (s?.size === '1m') windows.set(`${s.brand}|${s.start}`, s);
+    if (s?.size === '1m' || s?.size === '1h') windows.set(`${s.brand}|${s.size}|${s.start}`, s);
   }
-  recent.push(...[...windows.values()].sort((x, y) => x.end - y.end).slice(-HISTORY_MINUTES * brands));
-  const alerts = new Map<string, SpikeAlert>();
-  for (const r of await readSince(kafka, b.alertsTopic, since)) {
-    const a = parse<SpikeAlert>(r.value);
+  const byEnd = [...windows.values()].sort((x, y) => x.end - y.end);
+  h.minutes.push(...byEnd.filter((s) => s.size === '1m'));
+  h.hours.push(...byEnd.filter((s) => s.size === '1h'));
+  const alerts = new Map<string, BrandAlert>();
+  for (const r of await readSince(kafka, b.alertsTopic, Date.now() - HISTORY_HOURS * 3_600_000)) {
+    const a = parse<BrandAlert>(r.value);
     if (a?.id) alerts.set(a.id, a);
   }
-  latestAlerts.push(...[...alerts.values()].sort((x, y) => y.window.end - x.window.end).slice(0, LATEST_ALERTS));
+  h.alerts.push(...[...alerts.values()].sort((x, y) => y.window.end - x.window.end));
+  trim(h, brands);
 }

@@ -79,12 +79,19 @@ describe('klassify classify', () => {
     ];
     const r = await runCli(['classify', '--model', modelDir, '--workers', '1', '--brands', brandsFile], { input: posts.map((p) => JSON.stringify(p)).join('\n') });
     expect(r.code, r.stderr).toBe(0);
-    type Mention = { brand: string; alias: string; start: number; end: number; label: string; scores: Record<string, number> };
+    type Mention = { brand: string; alias: string; start: number; end: number; label: string; scores: Record<string, number>; context: string };
     const lines = new Map(parse(r.stdout).map((l) => [l.id, l as Line & { brands: Mention[]; excludedBrands: { brand: string; phrase: string }[] }]));
     const brief = (id: string): [string, string, string][] => lines.get(id)!.brands.map((m) => [m.brand, m.alias, m.label]);
     // Offsets point at the alias in the text (as written: Copper Kettle matches its alias without case),
     // in UTF-16 code units (the emoji before #kestrel is two).
     for (const p of posts) for (const m of lines.get(p.id)!.brands) expect(p.text.slice(m.start, m.end).toLowerCase()).toBe(m.alias.toLowerCase());
+    // Each mention's context: words of the post as written, holding the mention (these posts are short).
+    for (const p of posts) {
+      for (const m of lines.get(p.id)!.brands) {
+        expect(p.text, m.context).toContain(m.context);
+        expect(m.context).toContain(p.text.slice(m.start, m.end));
+      }
+    }
     expect(lines.get('emoji')!.brands[0]).toMatchObject({ start: 3, end: 11 });
     expect(brief('switch')).toEqual([['Northwind', 'Northwind', 'negative'], ['Kestrel', 'Kestrel', 'positive']]);
     expect(brief('alias')).toEqual([['Kestrel', 'Kestrel Telecom', 'positive']]);

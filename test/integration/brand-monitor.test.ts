@@ -28,13 +28,17 @@ const LABELS = ['negative', 'neutral', 'positive'] as const;
 
 interface Post { id: string; ts: number; partition?: number; brands: { brand: string; label: (typeof LABELS)[number] }[] }
 
+/** The sentinels' event time, after t0: late enough to close the 1-hour window t0 is in, whatever the hour. */
+const SENTINEL_MINUTE = 65;
+
 /**
- * Deterministic posts over MINUTES minutes ending half an hour ago (a replay: windows close by event time,
- * not by the clock); Kestrel x8 (mostly negative) in SPIKE_MINUTE. The last post, three minutes after
- * the others, only moves event time on so that every window before it closes; it is not in the truth.
+ * Deterministic posts over MINUTES minutes starting 96 minutes ago (a replay: windows close by event time,
+ * not by the clock); Kestrel x8 (mostly negative) in SPIKE_MINUTE. The last posts, one per partition at
+ * SENTINEL_MINUTE, only move event time on so that every window before them closes, the first 1-hour one
+ * too; they are not in the truth.
  */
 function posts(): Post[] {
-  const t0 = Math.floor(Date.now() / 60_000) * 60_000 - (MINUTES + 30) * 60_000;
+  const t0 = Math.floor(Date.now() / 60_000) * 60_000 - (SENTINEL_MINUTE + 31) * 60_000;
   const out: Post[] = [];
   for (let m = 0; m < MINUTES; m++) {
     BRANDS.forEach((brand, b) => {
@@ -51,18 +55,22 @@ function posts(): Post[] {
   }
   out.sort((a, b) => a.ts - b.ts);
   // One per partition: the watermark is the lowest partition's event time.
-  for (let p = 0; p < PARTITIONS; p++) out.push({ id: `sentinel-${p}`, partition: p, ts: t0 + (MINUTES + 3) * 60_000, brands: [{ brand: 'Brewly', label: 'neutral' }] });
+  for (let p = 0; p < PARTITIONS; p++) out.push({ id: `sentinel-${p}`, partition: p, ts: t0 + SENTINEL_MINUTE * 60_000, brands: [{ brand: 'Brewly', label: 'neutral' }] });
   return out;
 }
 
-function truth(all: Post[]): Map<string, { count: number; labels: Record<string, number>; shareOfVoice: number }> {
+/** Per brand and window of `size` that the sentinels close: count, labels and share of voice. */
+function truth(all: Post[], size: '1m' | '1h' = '1m'): Map<string, { count: number; labels: Record<string, number>; shareOfVoice: number }> {
+  const ms = size === '1m' ? 60_000 : 3_600_000;
+  const watermark = all.find((p) => p.id.startsWith('sentinel'))!.ts;
   const cells = new Map<string, { count: number; labels: Record<string, number> }>();
   const totals = new Map<number, number>();
   for (const p of all) {
     if (p.id.startsWith('sentinel')) continue;
-    const start = Math.floor(p.ts / 60_000) * 60_000;
+    const start = Math.floor(p.ts / ms) * ms;
+    if (start + ms + 30_000 > watermark) continue;
     for (const m of p.brands) {
-      const key = `${m.brand}|1m|${start}`;
+      const key = `${m.brand}|${size}|${start}`;
       const c = cells.get(key) ?? { count: 0, labels: { negative: 0, neutral: 0, positive: 0 } };
       c.count++;
       c.labels[m.label]!++;
@@ -78,7 +86,12 @@ const SWAP_MINUTE = 8;
 
 function resultValue(p: Post): string {
   const version = Number(p.id.split('-')[1]) >= SWAP_MINUTE ? 'v2' : 'v1';
-  return JSON.stringify({ id: p.id, label: 'neutral', ts: p.ts, model: { name: 'm', version, target: 'cpu' }, brands: p.brands.map((m) => ({ ...m, alias: m.brand, start: 0, end: 1, scores: {} })) });
+  return JSON.stringify({ id: p.id, label: 'neutral', ts: p.ts, model: { name: 'm', version, target: 'cpu' }, brands: p.brands.map((m) => ({ ...m, alias: m.brand, start: 0, end: 1, scores: {}, context: contextOf(p.id, m.brand) })) });
+}
+
+/** The words each synthetic result carries for a brand (the pipeline writes the mention's clause). */
+function contextOf(id: string, brand: string): string {
+  return `post ${id} says this about ${brand}`;
 }
 
 let receiver: Server;
@@ -158,18 +171,20 @@ async function topicsExist(kafka: Kafka, names: string[], output: () => string):
 async function check(kafka: Kafka, t: { stats: string; alerts: string; group: string }, all: Post[], output: () => string, deliveries: 'once' | 'at least once'): Promise<void> {
   await topicsExist(kafka, [t.stats, t.alerts], output);
   const expected = truth(all);
+  const hourly = truth(all, '1h');
+  expect(hourly.size, 'the sentinels close at least one 1-hour window').toBeGreaterThan(0);
+  for (const [k, v] of hourly) expected.set(k, v);
   const stats = await collect(kafka, t.stats, expected.size, {
     timeoutMs: 120_000,
     readCommitted: true,
     settleMs: 3_000,
-    done: (out) => new Set(out.map((r) => r.key).filter((k) => k?.includes('|1m|') && expected.has(k))).size >= expected.size,
+    done: (out) => new Set(out.map((r) => r.key).filter((k) => k !== null && expected.has(k))).size >= expected.size,
   });
-  const oneMinute = stats.filter((r) => r.key?.includes('|1m|'));
-  const keys = oneMinute.map((r) => r.key!);
+  const keys = stats.map((r) => r.key!);
   // Exactly once: no window written twice (a restart replays from the committed state, not from scratch).
   expect(keys.length, `duplicate windows; monitor said:\n${output().slice(-3000)}`).toBe(new Set(keys).size);
   for (const [key, want] of expected) {
-    const rec = oneMinute.find((r) => r.key === key);
+    const rec = stats.find((r) => r.key === key);
     expect(rec, `${key} missing; monitor said:\n${output().slice(-3000)}`).toBeDefined();
     const got = JSON.parse(rec!.value!.toString()) as { count: number; labels: Record<string, number>; shareOfVoice: number };
     expect(got.count, key).toBe(want.count);
@@ -177,8 +192,14 @@ async function check(kafka: Kafka, t: { stats: string; alerts: string; group: st
     expect(got.shareOfVoice, key).toBeCloseTo(want.shareOfVoice, 10);
   }
   const alerts = await collect(kafka, t.alerts, 1, { timeoutMs: 30_000, readCommitted: true, settleMs: 2_000 });
-  const parsed = alerts.map((a) => JSON.parse(a.value!.toString()) as { id: string; brand: string; kind: string; window: { start: number } });
+  const parsed = alerts.map((a) => JSON.parse(a.value!.toString()) as { id: string; brand: string; kind: string; window: { start: number }; samplePostIds: string[]; samplePosts: { id: string; text: string | null }[] });
   expect(new Set(parsed.map((a) => a.id)).size).toBe(parsed.length);
+  // Each alert quotes its sample posts: the words the results carried for that brand, across a restart too.
+  for (const a of parsed) {
+    expect(a.samplePosts.map((x) => x.id), a.id).toEqual(a.samplePostIds);
+    expect(a.samplePosts.length, a.id).toBeGreaterThan(0);
+    for (const x of a.samplePosts) expect(x.text, `${a.id} ${x.id}`).toBe(contextOf(x.id, a.brand));
+  }
   const spikeStart = Math.floor(all.find((p) => p.id === `p-${SPIKE_MINUTE}-0-0`)!.ts / 60_000) * 60_000;
   const volume = parsed.filter((a) => a.kind === 'volume' && a.brand === 'Kestrel');
   expect(volume.map((a) => a.window.start)).toEqual([spikeStart]);
@@ -230,13 +251,23 @@ describe('klassify brands', () => {
         const row = await page.textContent('#alerts-table tbody tr');
         expect(row).toContain('Kestrel');
         expect(row).toContain('volume spike');
-        expect(row).toMatch(/p-13-0-\d+/);
+        // Its sample posts by their words, each with the label towards the brand.
+        expect(row).toMatch(/(negative|neutral)post p-13-0-\d+ says this about Kestrel/);
         expect(await page.locator('#sov-table tbody tr').count()).toBe(BRANDS.length);
         // The swap to v2 as one marker, at its first minute.
         const swapAt = new Date(Math.floor(all.find((p) => p.id.startsWith(`p-${SWAP_MINUTE}-`))!.ts / 60_000) * 60_000).toISOString().slice(11, 16);
         expect(await page.locator('#markers li').allTextContents()).toEqual([`${swapAt} UTC: v1 → v2`]);
         mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: join(ARTIFACTS, 'brands.png'), fullPage: true });
+        // The 1-hour view: the same charts over the closed hours, share of voice of the last one.
+        const [hour] = [...truth(all, '1h').keys()].map((k) => Number(k.split('|')[2])).sort((a, b) => b - a);
+        await page.click('#view-1h');
+        expect(await page.getAttribute('#view-1h', 'aria-pressed')).toBe('true');
+        await page.waitForFunction(() => document.querySelector('.unit')?.textContent === 'hour' && document.querySelectorAll('.uplot').length >= 2, undefined, { timeout: 15_000 });
+        const sovHour = await page.locator('#sov-table tbody tr').allTextContents();
+        const want = [...truth(all, '1h')].filter(([k]) => k.endsWith(`|${hour}`)).map(([k, v]) => `${k.split('|')[0]!} ${v.count}`).sort();
+        expect(sovHour.map((r) => `${/^(.+?)\d/.exec(r)?.[1]} ${/(\d+) mentions/.exec(r)?.[1]}`).sort()).toEqual(want);
+        await page.screenshot({ path: join(ARTIFACTS, 'brands-1h.png'), fullPage: true });
       } finally {
         await browser.close();
       }

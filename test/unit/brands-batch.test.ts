@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { brandFields, loadBrandMatcher, planBatch, supportsBrandSentiment } from '../../brands/index.js';
+import { brandFields, CONTEXT_MAX_CHARS, loadBrandMatcher, mentionContext, planBatch, supportsBrandSentiment } from '../../brands/index.js';
 import { packageRoot } from '../../src/paths.js';
 
 const file = join(packageRoot, 'test', 'fixtures', 'brands', 'brands.json');
@@ -35,6 +35,10 @@ describe('brands in one micro-batch', () => {
     const k = a.brands[0]!;
     expect(posts[0]!.text.slice(k.start, k.end)).toBe('Kestrel');
     expect(k.scores.positive + k.scores.neutral + k.scores.negative).toBeCloseTo(1);
+    // Each mention's context is the clause its label was judged on, as written.
+    expect(a.brands.map((b) => b.context)).toEqual(['Kestrel is great', 'but Northwind dropped my call three times today']);
+    const b = brandFields(plans[1]!, batch.spanIndex[1]!, scoresAt(1), scoresAt);
+    expect(b.brands[0]!.context).toBe('Brewly is great');
     expect(brandFields(plans[2]!, batch.spanIndex[2]!, scoresAt(2), scoresAt)).toEqual({ brands: [], excludedBrands: [] });
   });
 
@@ -43,6 +47,21 @@ describe('brands in one micro-batch', () => {
     const fields = brandFields(plans[0]!, batch.spanIndex[0]!, { negative: 0.2, neutral: 0.7, positive: 0.1 }, () => undefined);
     expect(fields.brands.map((b) => [b.brand, b.label])).toEqual([['Northwind', 'neutral']]);
     expect(fields.excludedBrands).toEqual([expect.objectContaining({ brand: 'Kestrel', phrase: 'the bird' })]);
+  });
+
+  it('a long span is cut around its mention, with … where cut, never inside a surrogate pair', () => {
+    const before = '😀'.repeat(200);
+    const text = `${before} Kestrel ${'x'.repeat(300)}`;
+    const at = text.indexOf('Kestrel');
+    const c = mentionContext(text, { start: 0, end: text.length }, { start: at, end: at + 7 });
+    expect(c.length).toBeLessThanOrEqual(CONTEXT_MAX_CHARS);
+    expect(c).toMatch(/^….*Kestrel.*…$/u);
+    expect(() => encodeURIComponent(c), 'a lone surrogate').not.toThrow();
+    // Short spans come whole, trimmed; a mention at the very start keeps the start.
+    expect(mentionContext('  Kestrel rocks  ', { start: 0, end: 17 }, { start: 2, end: 9 })).toBe('Kestrel rocks');
+    const head = mentionContext(`Kestrel ${'y'.repeat(400)}`, { start: 0, end: 408 }, { start: 0, end: 7 });
+    expect(head.startsWith('Kestrel')).toBe(true);
+    expect(head.endsWith('…')).toBe(true);
   });
 
   it('only a negative/neutral/positive model can judge sentiment towards a brand', () => {

@@ -26,7 +26,9 @@ function results(brands: number, minutes: number, perMinute: number, from = 0): 
       const n = minute * perMinute + k;
       const b = (k * 7 + minute) % brands;
       const ts = T0 + minute * 60_000 + Math.floor((k * 60_000) / perMinute);
-      const brand = { brand: `Brand ${b}`, alias: `brand${b}alias0`, start: 0, end: 5, label: LABELS[n % 3], scores: {} };
+      // A context of a typical post's length (the pipeline writes at most CONTEXT_MAX_CHARS).
+      const context = `brand${b}alias0 ${['is down again, third time this week', 'fixed my line in ten minutes, brilliant', 'raised prices again'][n % 3]} (post ${n}, minute ${minute})`;
+      const brand = { brand: `Brand ${b}`, alias: `brand${b}alias0`, start: 0, end: 5, label: LABELS[n % 3], scores: {}, context };
       out.push({ partition: 0, offset: String(n), timestamp: String(ts), value: Buffer.from(JSON.stringify({ id: `p${n}`, label: 'neutral', ts, model: 'm@1', brands: [brand] })) });
     }
   }
@@ -68,5 +70,34 @@ describe('brand monitor state snapshots', () => {
     expect(m.process(results(20, 2, 200, 3)).map((o) => String(o.value))).toEqual(closed.map((o) => String(o.value)));
     m.restore(undefined);
     expect(m.snapshot()).toBe(fresh);
+  });
+
+  it('alerts quote their sample posts\' words, kept across a restore and dropped once no open window names them', () => {
+    const record = (n: number, minute: number, brand: number, label: (typeof LABELS)[number]): StreamRecord => {
+      const ts = T0 + minute * 60_000 + (n % 50) * 1_000;
+      const b = { brand: `Brand ${brand}`, alias: `brand${brand}alias0`, start: 0, end: 5, label, scores: {}, context: `words of p${n}` };
+      return { partition: 0, offset: String(n), timestamp: String(ts), value: Buffer.from(JSON.stringify({ id: `p${n}`, ts, brands: [b] })) };
+    };
+    let n = 0;
+    const minute = (m: number, perBrand: number[]): StreamRecord[] => perBrand.flatMap((k, brand) => Array.from({ length: k }, (_, i) => record(n++, m, brand, LABELS[i % 3]!)));
+    const m = monitorOf(2);
+    for (let t = 0; t < 12; t++) m.process(minute(t, [5, 5]));
+    // Minute 12: Brand 0 x8. Restore from a snapshot taken mid-minute: the texts come back with it.
+    m.process(minute(12, [20, 5]));
+    const mid = m.snapshot();
+    expect(Object.keys((JSON.parse(mid) as { texts: Record<string, unknown> }).texts).length).toBeGreaterThan(0);
+    m.restore(mid);
+    m.process(minute(12, [20, 0]));
+    const out = m.process(minute(14, [5, 5]));
+    const alerts = out.filter((o) => o.topic === 'alerts').map((o) => JSON.parse(String(o.value)) as { kind: string; samplePostIds: string[]; samplePosts: { id: string; label: string; text: string }[] });
+    const volume = alerts.find((a) => a.kind === 'volume');
+    expect(volume, JSON.stringify(alerts)).toBeDefined();
+    expect(volume!.samplePosts.map((x) => x.id)).toEqual(volume!.samplePostIds);
+    for (const x of volume!.samplePosts) expect(x.text).toBe(`words of ${x.id}`);
+    expect(new Set(volume!.samplePosts.map((x) => x.label))).toEqual(new Set(['negative', 'neutral']));
+    // Minute 12 has closed: only the open minutes' samples keep words in the state.
+    const texts = Object.keys((JSON.parse(m.snapshot()) as { texts: Record<string, unknown> }).texts);
+    expect(texts.length).toBeGreaterThan(0);
+    expect(texts.filter((k) => volume!.samplePostIds.some((id) => k.endsWith(`|${id}`)))).toEqual([]);
   });
 });
