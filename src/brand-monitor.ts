@@ -14,6 +14,12 @@ import type { ResolvedConfig } from './config.js';
 import { ObserveServer } from './observe/server.js';
 
 const COMPACTED = { 'cleanup.policy': 'compact' };
+/**
+ * Stats keys (brand|window|start) never repeat except when a window is rewritten after a crash, so
+ * compaction alone would keep every window for ever (1,000 brands: 1.4 M records a day); deletion after
+ * STATS_RETENTION_MS bounds the topic, compaction still keeps one copy per window inside it.
+ */
+const STATS_RETENTION_MS = 30 * 86_400_000;
 /** Minutes of 1-minute stats and hours of 1-hour stats the /brands page keeps per brand, and alerts it lists. */
 const HISTORY_MINUTES = 240;
 const HISTORY_HOURS = 48;
@@ -42,7 +48,7 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
   const b = config.brands;
   const info = o.log;
   await ensureTopics(kafka, [results, b.statsTopic, b.alertsTopic, b.stateTopic], config.pipeline.partitions, true, {
-    [b.statsTopic]: { configs: COMPACTED },
+    [b.statsTopic]: { configs: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(STATS_RETENTION_MS) } },
     // One state record (key: the group) and one partition: the snapshot is read back from its start.
     // Gzip'd, 1,000 brands snapshot to ~0.1 MB; the limit leaves room for tens of thousands.
     [b.stateTopic]: { partitions: 1, configs: { ...COMPACTED, 'max.message.bytes': String(STATE_MAX_BYTES) } },

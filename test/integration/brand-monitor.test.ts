@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { chromium } from 'playwright-core';
 import { packageRoot } from '../../src/paths.js';
 import { signature } from '../../brands/webhook.js';
@@ -236,6 +236,18 @@ describe('klassify brands', () => {
     const m = startMonitor(args(t, brandsFile()));
     try {
       await check(kafka, t, all, m.output, 'once');
+      // The topics as the monitor created them: stats compacted but bounded in time, state compacted.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [t.stats, t.state].map((name) => ({ type: ConfigResourceTypes.TOPIC, name })) });
+        const conf = (name: string, key: string): string | undefined => resources.find((r) => r.resourceName === name)?.configEntries.find((e) => e.configName === key)?.configValue;
+        expect(conf(t.stats, 'cleanup.policy')).toBe('compact,delete');
+        expect(Number(conf(t.stats, 'retention.ms'))).toBe(30 * 86_400_000);
+        expect(conf(t.state, 'cleanup.policy')).toBe('compact');
+      } finally {
+        await admin.disconnect();
+      }
       // The brand dashboard in a real headless Chromium: both charts drawn, the alert listed with its samples.
       const url = /dashboard\s+(http:\/\/\S+)\/brands/.exec(m.output())?.[1];
       expect(url, m.output()).toBeDefined();
