@@ -152,6 +152,11 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
       editManifest(dir, (m) => (m.version = 'watch-v3'));
       running.child.kill('SIGHUP');
       await until('SIGHUP swapped to watch-v3', () => /model swap \(sighup\): watch-v2 -> watch-v3/.test(running.output()), 60_000, running.output);
+      // The load goes on until watch-v3 has written results: records in flight at the swap finish on v2,
+      // and a caught-up pipeline may have nothing else in flight when the swap lands (CI once stopped the
+      // load right there and got no v3 result at all).
+      const isV3 = (r: { value: Buffer | null }): boolean => (JSON.parse(r.value!.toString()) as ResultRecord).model.version === 'watch-v3';
+      await collect(kafka, t.output, Number.MAX_SAFE_INTEGER, { timeoutMs: 60_000, done: (out) => isV3(out[out.length - 1]!) });
       const sent = (await load.stop()).length;
       const out = await collect(kafka, t.output, sent, { timeoutMs: 60_000 });
       const versions = new Set(out.map((r) => (JSON.parse(r.value!.toString()) as ResultRecord).model.version));
