@@ -2,7 +2,8 @@
 // klassify runs as its own process without and with `--shadow-model` (a copy of the live model under
 // another version, --shadow-sample 0.5), in interleaved rounds, ratios taken within each round:
 //   loads      open-loop input at 25% and 50% of the slowest drain without a shadow: live p50 / p99
-//   overload   a backlog drained as fast as it goes: live records/s, and how much shadow work was shed
+//   overload   a backlog drained as fast as it goes, without a shadow, with an idle one (loaded, offered
+//              nothing: its presence) and with a working one: live records/s, and shadow work shed
 // The shadow must never slow the live path; the figures say how close that holds. Writes
 // bench/results/shadow-<timestamp>.{json,md}.
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,27 +55,43 @@ async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t
 
 type Run = Awaited<ReturnType<typeof run>>;
 
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
 /** Load levels as fractions of the slowest drain without a shadow: fixed for the whole bench, so a round
  *  that happens on a slow minute is not pushed past what the machine does then. */
 const LOADS = [0.25, 0.5] as const;
 
+/** A shadow that is loaded but never offered anything: what its presence alone costs. */
+const IDLE_SAMPLE = 1e-9;
+
+type Arm = 'without' | 'idle' | 'with';
+const ARMS: readonly Arm[] = ['without', 'idle', 'with'];
+
 export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
-  const shadow = ['--shadow-model', shadowCopy(o.modelDir), '--shadow-sample', String(SAMPLE)];
+  const copy = shadowCopy(o.modelDir);
+  const shadow = ['--shadow-model', copy, '--shadow-sample', String(SAMPLE)];
+  const args: Record<Arm, string[]> = { without: [], idle: ['--shadow-model', copy, '--shadow-sample', String(IDLE_SAMPLE)], with: shadow };
   const backlog = o.quick ? 3000 : 8000;
   const seconds = o.quick ? 15 : 30;
   const pairs = o.quick ? 1 : 2;
-  const overload: { without: Run; with: Run }[] = [];
-  for (let r = 0; r < pairs; r++) {
-    const order = r % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const);
-    const got: Partial<Record<'without' | 'with', Run>> = {};
+  // Overload in rounds of three arms (the order rotates), so a shadow's presence (loaded, idle) and its
+  // work can be told apart within each round.
+  const overload: Record<Arm, Run>[] = [];
+  for (let r = 0; r < (o.quick ? 1 : 3); r++) {
+    const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length] as Arm);
+    const got: Partial<Record<Arm, Run>> = {};
     for (const which of order) {
-      got[which] = await run(o, `shadow-over-${which}-${r}`, which === 'with' ? shadow : [], async (t) => {
+      got[which] = await run(o, `shadow-over-${which}-${r}`, args[which], async (t) => {
         await fillBacklog(o.kafka, t.input, backlog, 500 + r);
         return backlog;
       });
-      o.log(`shadow bench overload pair ${r + 1}, ${which} shadow: ${Math.round(got[which]!.perSecond)}/s${got[which]!.shadow ? `, shadow compared ${got[which]!.shadow!.compared}, shed ${got[which]!.shadow!.shed}` : ''}`);
+      o.log(`shadow bench overload round ${r + 1}, ${which}: ${Math.round(got[which]!.perSecond)}/s${got[which]!.shadow ? `, shadow compared ${got[which]!.shadow!.compared}, shed ${got[which]!.shadow!.shed}` : ''}`);
     }
-    overload.push(got as { without: Run; with: Run });
+    overload.push(got as Record<Arm, Run>);
   }
   const slowest = Math.min(...overload.map((x) => x.without.perSecond));
   const loads: { fraction: number; rate: number; pairs: { without: Run; with: Run }[] }[] = [];
@@ -110,9 +127,14 @@ live workers busy past \`--shadow-max-live-busy\`, or a shadow call running), as
 
 ## Overload: live drain rate
 
-| pair | without | with | with / without | shadow compared | shed |
-|---|---|---|---|---|---|
-${overload.map((x, i) => `| ${i + 1} | ${Math.round(x.without.perSecond)}/s | ${Math.round(x.with.perSecond)}/s | ${pct(x.with.perSecond / x.without.perSecond)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`).join('\n')}
+Three arms per round, the order rotating: without a shadow; with an idle one (loaded, \`--shadow-sample
+${IDLE_SAMPLE}\`, so nothing is offered: its presence alone); with one at \`--shadow-sample ${SAMPLE}\`.
+
+| round | without | idle shadow | with shadow | idle / without | with / without | shadow compared | shed |
+|---|---|---|---|---|---|---|---|
+${overload.map((x, i) => `| ${i + 1} | ${Math.round(x.without.perSecond)}/s | ${Math.round(x.idle.perSecond)}/s | ${Math.round(x.with.perSecond)}/s | ${pct(x.idle.perSecond / x.without.perSecond)} | ${pct(x.with.perSecond / x.without.perSecond)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`).join('\n')}
+
+Median: idle / without **${pct(median(overload.map((x) => x.idle.perSecond / x.without.perSecond)))}**, with / without **${pct(median(overload.map((x) => x.with.perSecond / x.without.perSecond)))}**.
 
 ## Open-loop load: live latency (input time to output append)
 
