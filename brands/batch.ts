@@ -27,7 +27,7 @@ export interface BrandMentionResult {
 /** Longest `context` in a result (a tweet's worth; longer spans are cut around the mention, marked with …). */
 export const CONTEXT_MAX_CHARS = 160;
 
-/** `text.slice(start, end)` trimmed, or, when longer than `max`, a window of it around [at, atEnd) with … where cut. */
+/** The span's text trimmed, or, when longer than `max`, a window of it around the mention with … where cut. */
 export function mentionContext(text: string, span: { start: number; end: number }, mention: { start: number; end: number }, max = CONTEXT_MAX_CHARS): string {
   let from = span.start;
   let to = span.end;

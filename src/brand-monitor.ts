@@ -85,7 +85,7 @@ export async function startBrandMonitor(o: BrandMonitorOptions): Promise<Running
       onAlerts: (alerts) => {
         for (const a of alerts) alertsTotal.inc({ brand: a.brand, kind: a.kind });
         latestAlerts.unshift(...alerts);
-        latestAlerts.splice(LATEST_ALERTS);
+        trim(history, names.length);
       },
     },
   });
