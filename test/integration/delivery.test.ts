@@ -196,15 +196,18 @@ describe('delivery under crashes', () => {
 
   it('heartbeats keep flowing while one worker drains a backlog far longer than the session timeout: no rebalance', async () => {
     const t = topics('heartbeat');
-    await fill(t, 3);
+    // Three times the usual backlog: one worker drained 6,000 in 11 s on a fast CI machine, under the
+    // two session timeouts this test needs the drain to span.
+    const n = 3 * N;
+    await fill(t, 3, n);
     const kafka = testKafka();
     // One worker and 64-record batches: the drain takes many session timeouts (6 s). A consumer whose
     // handler blocked for the inference would miss heartbeats and be thrown out of the group.
     const p = await startPipeline(pipelineArgs(t, ['--session-timeout-ms', '6000', '--workers', '1', '--batch-max-size', '64']));
     const started = Date.now();
     try {
-      const out = await collect(kafka, t.output, N, { timeoutMs: 240_000 });
-      expect(out).toHaveLength(N);
+      const out = await collect(kafka, t.output, n, { timeoutMs: 240_000 });
+      expect(out).toHaveLength(n);
       expect(Date.now() - started).toBeGreaterThan(2 * 6000);
       const metrics = await (await fetch(`${p.url}/metrics`)).text();
       expect(/^klassify_group_joins_total (\d+)/m.exec(metrics)?.[1]).toBe('1');
