@@ -126,6 +126,10 @@ export class ExactlyOnceSink implements Sink {
       transactionalId: transactionalIdFor(this.groupId, tp),
       idempotent: true,
       maxInFlightRequests: 1,
+      // The coordinator aborts a transaction idle this long. Its expiry is the one path that runs while a
+      // broker is impaired, and Kafka skips the markers of partitions it finds no leader for then (the
+      // fragment stays open and a later commit of this producer id commits it): brokers that stay fenced
+      // longer than this after a restart (broker.session.timeout.ms) risk duplicates.
       transactionTimeout: 60_000,
       allowAutoTopicCreation: false,
       // After a commit the coordinator writes its markers asynchronously and answers the next
