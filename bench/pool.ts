@@ -213,5 +213,6 @@ export function loadBenchRunner(model: LoadedModel, modelPath: string, threads: 
     maxBatchTokens,
     maxRowsPerCall: 1024,
     niceness: 0,
+    schedIdle: false,
   });
 }

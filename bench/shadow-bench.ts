@@ -142,8 +142,8 @@ Median: idle / without **${pct(median(overload.map((x) => x.idle.perSecond / x.w
 |---|---|---|---|---|---|---|
 ${loads.flatMap((l) => l.pairs.map((x, i) => `| ${pct(l.fraction)} (${l.rate}/s) | ${i + 1} | ${x.without.latency.p50} / ${x.with.latency.p50} ms | ${x.without.latency.p99} / ${x.with.latency.p99} ms | ${ratio(x.with.latency.p99, x.without.latency.p99)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`)).join('\n')}
 
-On 2 shared cores the shadow's workers share the live workers' cores; niceness 19 leaves them only what
-the live threads do not use, and shedding keeps the shadow from queueing behind live work.
+On 2 shared cores the shadow's workers share the live workers' cores; SCHED_IDLE (niceness 19 before it)
+leaves them only what the live threads do not use, and shedding keeps the shadow from queueing behind live work.
 `;
   writeFileSync(join(o.outDir, `shadow-${stamp}.md`), md);
   o.log(`wrote bench/results/shadow-${stamp}.{json,md}`);

@@ -27,6 +27,8 @@ export interface InitTask {
   maxRowsPerCall: number;
   /** Set on this thread before the session exists (its threads inherit it); 0: left as is. */
   niceness: number;
+  /** Move this worker's threads to SCHED_IDLE once the session is warm. */
+  schedIdle: boolean;
 }
 
 /**
@@ -87,6 +89,8 @@ export interface WorkerReady {
   callerPinned: { cpus: number[] } | { error: string } | undefined;
   /** This thread's scheduling niceness once loaded (PoolOptions.niceness on Linux; 0 elsewhere). */
   niceness: number;
+  /** The threads moved to SCHED_IDLE (the worker's and its session's), or why not; undefined when not asked. */
+  schedIdle: { tids: number[] } | { error: string } | undefined;
   loadMs: number;
   /** One call at the production token limit (TEI's warm-up): first-call latency and peak memory surface now. */
   warmup: { rows: number; seqLen: number; ms: number };

@@ -1,5 +1,6 @@
 // Inside one worker: the tokenizer, the ONNX Runtime session and the hot path from texts to
 // probabilities. Nothing here knows about piscina or the pool; worker.ts adapts it to messages.
+import { access } from 'node:fs/promises';
 import { endianness, getPriority, platform, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
@@ -9,6 +10,7 @@ import { TextTokenizer, type EncodedText } from '../src/model/tokenizer.js';
 import { planBatches } from './batch-plan.js';
 import { isCudaLoadFailure } from './cuda.js';
 import type { ClassifyReply, InitTask, ItemError, ModelSpec, WorkerReady } from './messages.js';
+import { idleThreadsNamed, nameCurrentThread } from './sched-idle.js';
 import { pinCurrentThread, currentThreadTid } from './thread-affinity.js';
 
 /** One int64 input, allocated once at the token budget and rewritten in place for every call. */
@@ -64,6 +66,15 @@ export class ModelRunner {
     if (task.niceness > 0 && platform() === 'linux') setPriority(task.niceness);
     const callerPinned = task.pinning === undefined ? undefined : pinCurrentThread(task.pinning.callerCpus);
     const { model } = task;
+    // SCHED_IDLE later finds this worker's threads by name: name it before the session creates its threads.
+    // libuv's thread pool is process-wide and started by its first user; started after the naming, its
+    // threads would bear the name too and serve the whole process at idle priority. One async file call
+    // starts it first (a no-op when the process already did).
+    let idleName: string | undefined;
+    if (task.schedIdle) {
+      await access(model.modelPath).catch(() => undefined);
+      idleName = nameCurrentThread();
+    }
     const tokenizer = TextTokenizer.fromFile(model.tokenizerPath, model.maxLength);
     let session: ort.InferenceSession;
     try {
@@ -79,6 +90,8 @@ export class ModelRunner {
     const runner = new ModelRunner(session, tokenizer, model, task.maxBatchTokens, task.maxRowsPerCall);
     const loadMs = performance.now() - started;
     const warmup = await runner.#warmup();
+    // After the warm-up, so a busy machine delays a background model's start no more than niceness does.
+    const schedIdle = task.schedIdle ? idleThreadsNamed(idleName) : undefined;
     const mem = process.memoryUsage();
     const ready: WorkerReady = {
       slot: task.slot,
@@ -88,6 +101,7 @@ export class ModelRunner {
       intraOpThreads: task.session.intraOpNumThreads ?? 1,
       callerPinned,
       niceness: getPriority(),
+      schedIdle,
       loadMs: round(loadMs),
       warmup,
       memory: { rssBytes: mem.rss, rssDeltaBytes: mem.rss - before, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },

@@ -40,6 +40,11 @@ export interface PoolOptions {
    * (Linux: niceness is per thread, set before the session creates its threads, which inherit it).
    */
   niceness?: number;
+  /**
+   * Run the workers and their ONNX Runtime threads under SCHED_IDLE once loaded (Linux): only on CPU time
+   * nothing else wants. Default false; a shadow model's pool sets it (inference-pool/sched-idle.ts).
+   */
+  schedIdle?: boolean;
 }
 
 export interface ResolvedPoolOptions {
@@ -57,6 +62,7 @@ export interface ResolvedPoolOptions {
   readonly closeTimeoutMs: number;
   readonly ortLogLevel: 0 | 1 | 2 | 3 | 4;
   readonly niceness: number;
+  readonly schedIdle: boolean;
   /** More ORT threads than CPUs available. */
   readonly oversubscribed: boolean;
 }
@@ -121,6 +127,7 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
     closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 30_000),
     ortLogLevel,
     niceness,
+    schedIdle: options.schedIdle === true,
     oversubscribed: gpus.length === 0 && workers * threadsPerWorker > cores,
   });
 }

@@ -201,5 +201,6 @@ function initTask(options: ResolvedPoolOptions, slot: number): InitTask {
     maxBatchTokens: options.maxBatchTokens,
     maxRowsPerCall: options.maxRowsPerCall,
     niceness: options.niceness,
+    schedIdle: options.schedIdle,
   };
 }

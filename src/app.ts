@@ -28,6 +28,8 @@ const DROPPED_FATE = {
 export interface PoolTuning {
   workers?: number;
   niceness?: number;
+  /** Linux: its threads under SCHED_IDLE once loaded (inference-pool/sched-idle.ts). */
+  schedIdle?: boolean;
   taskTimeoutMs?: number;
 }
 

@@ -1,5 +1,5 @@
-// --shadow-model as a running part of the app: the shadow's own pool (--shadow-workers, lowest CPU
-// priority), the runner fed by the pipeline's classified batches (rollout/shadow.ts), and the optional
+// --shadow-model as a running part of the app: the shadow's own pool (--shadow-workers, SCHED_IDLE with
+// niceness 19 under it), the runner fed by the pipeline's classified batches (rollout/shadow.ts), and the optional
 // --shadow-topic writer. Kept out of app.ts so the app only starts and stops it.
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
@@ -14,7 +14,7 @@ import { codeOf, messageOf } from './errors.js';
 import { isFailure } from './model/classifier.js';
 import type { Pipeline, PipelineEventMap } from './pipeline.js';
 
-/** A shadow call waits behind live work at niceness 19: under full load far longer than the pool's stuck-worker timeout. */
+/** A shadow call waits behind live work (SCHED_IDLE): under full load far longer than the pool's stuck-worker timeout. */
 const SHADOW_TASK_TIMEOUT_MS = 10 * 60_000;
 
 export interface RunningShadow {
@@ -51,9 +51,9 @@ export async function startShadow(parts: {
   if (m.shadow === undefined) return undefined;
   const dir = resolve(m.shadow);
   await verifyModelFile(dir);
-  const shadow = await parts.create(Object.freeze({ ...config, model: Object.freeze({ ...m, dir }) }), { workers: m.shadowWorkers, niceness: 19, taskTimeoutMs: SHADOW_TASK_TIMEOUT_MS });
+  const shadow = await parts.create(Object.freeze({ ...config, model: Object.freeze({ ...m, dir }) }), { workers: m.shadowWorkers, niceness: 19, schedIdle: true, taskTimeoutMs: SHADOW_TASK_TIMEOUT_MS });
   const runner = new ShadowRunner({ shadow, live: () => live, sample: m.shadowSample, maxLiveBusy: m.shadowMaxLiveBusy });
-  log(`shadow model ${shadow.model.name} ${shadow.model.version} (${shadow.model.target}) on ${shadow.health().workers} worker(s) at the lowest CPU priority, ${Math.round(m.shadowSample * 100)}% of records${m.shadowTopic ? `, comparisons to ${m.shadowTopic}` : ''}`);
+  log(`shadow model ${shadow.model.name} ${shadow.model.version} (${shadow.model.target}) on ${shadow.health().workers} worker(s) on idle CPU only (SCHED_IDLE), ${Math.round(m.shadowSample * 100)}% of records${m.shadowTopic ? `, comparisons to ${m.shadowTopic}` : ''}`);
 
   let writer: ShadowTopicWriter | undefined;
   if (m.shadowTopic !== undefined) {

@@ -83,6 +83,32 @@ describe.runIf(process.platform === 'linux')('pinning workers to core sets', () 
     }
   }, 180_000);
 
+  // The shadow's pool: niceness alone still competed (a working shadow raised the live p99 in the shadow
+  // bench). Policy read from each thread's stat (field 41), as `chrt -p` would.
+  it('SCHED_IDLE (a shadow pool): the worker thread and the threads its session started, nothing else in the process', async () => {
+    const policyOf = (tid: number): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
+    const tasks = (): number[] => readdirSync('/proc/self/task').map(Number);
+    const before = new Set(tasks());
+    const pool = await InferencePool.start({ modelDir, workers: 1, threadsPerWorker: 2, schedIdle: true });
+    try {
+      const ready = pool.workers()[0]!.ready!;
+      expect(ready.schedIdle, JSON.stringify(ready.schedIdle)).toHaveProperty('tids');
+      const moved = (ready.schedIdle as { tids: number[] }).tids;
+      expect(moved).toContain(ready.tid);
+      // The worker, ORT's intra-op thread (T = 2) and an idle helper thread ORT starts from the worker at load.
+      expect(moved.length).toBeGreaterThanOrEqual(2);
+      const now = tasks();
+      const idle = now.filter((t) => policyOf(t) === 5);
+      expect(idle.sort()).toEqual([...moved].sort());
+      expect(policyOf(process.pid), 'the main thread').toBe(0);
+      for (const t of before) if (now.includes(t)) expect(policyOf(t)).toBe(0);
+      const out = await pool.classify(BUILTIN_EVAL_TEXTS.slice(0, 8));
+      expect(out.some(isFailure)).toBe(false);
+    } finally {
+      await pool.close();
+    }
+  }, 180_000);
+
   it('refuses core ids this process cannot use before starting any worker (ORT would only log it)', async () => {
     await expect(InferencePool.start({ modelDir, workers: 1, cpuSets: ['4000'] })).rejects.toThrow(/KLASSIFY_CPU_SETS.*not available/);
   });

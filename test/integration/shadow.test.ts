@@ -74,7 +74,7 @@ describe('shadow model (klassify start --shadow-model, real broker)', () => {
       // The figures are what this test checks, so shed only while live batches queue (CI's load keeps the live workers busy).
       '--shadow-max-live-busy', '1']));
     try {
-      expect(p.output()).toMatch(/shadow model \S+ shadow-swapped .* at the lowest CPU priority, 100% of records/);
+      expect(p.output()).toMatch(/shadow model \S+ shadow-swapped .* on idle CPU only \(SCHED_IDLE\), 100% of records/);
       const ids = await sendSteadily(producer, t.input, N, 71);
       const out = await collect(kafka, t.output, N, { timeoutMs: 120_000, settleMs: 1_500 });
       const results = out.map((r) => JSON.parse(r.value!.toString()) as ResultRecord);
