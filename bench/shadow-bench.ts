@@ -1,7 +1,8 @@
 // `npm run bench -- --shadow`: what a shadow model costs the live path (issue #16), on this machine.
 // klassify runs as its own process without and with `--shadow-model` (a copy of the live model under
 // another version, --shadow-sample 0.5), in interleaved rounds, ratios taken within each round:
-//   loads      open-loop input at 25% and 50% of the slowest drain without a shadow: live p50 / p99
+//   loads      open-loop input at 25% and 50% of the slowest drain without a shadow, the same three arms:
+//              live p50 / p99
 //   overload   a backlog drained as fast as it goes, without a shadow, with an idle one (loaded, offered
 //              nothing: its presence) and with a working one: live records/s, and shadow work shed
 // The shadow must never slow the live path; the figures say how close that holds. Writes
@@ -77,7 +78,7 @@ export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
   const args: Record<Arm, string[]> = { without: [], idle: ['--shadow-model', copy, '--shadow-sample', String(IDLE_SAMPLE)], with: shadow };
   const backlog = o.quick ? 3000 : 8000;
   const seconds = o.quick ? 15 : 30;
-  const pairs = o.quick ? 1 : 2;
+  const rounds = o.quick ? 1 : 2;
   // Overload in rounds of three arms (the order rotates), so a shadow's presence (loaded, idle) and its
   // work can be told apart within each round.
   const overload: Record<Arm, Run>[] = [];
@@ -94,20 +95,22 @@ export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
     overload.push(got as Record<Arm, Run>);
   }
   const slowest = Math.min(...overload.map((x) => x.without.perSecond));
-  const loads: { fraction: number; rate: number; pairs: { without: Run; with: Run }[] }[] = [];
+  // Loads in rounds of the same three arms: under open-loop input a presence cost shows in latency, which
+  // the overload phase's drain rate cannot see.
+  const loads: { fraction: number; rate: number; rounds: Record<Arm, Run>[] }[] = [];
   for (const fraction of LOADS) {
     const rate = Math.max(10, Math.round(slowest * fraction));
-    const done: { without: Run; with: Run }[] = [];
-    for (let r = 0; r < pairs; r++) {
-      const order = r % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const);
-      const got: Partial<Record<'without' | 'with', Run>> = {};
+    const done: Record<Arm, Run>[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length] as Arm);
+      const got: Partial<Record<Arm, Run>> = {};
       for (const which of order) {
-        got[which] = await run(o, `shadow-l${fraction * 100}-${which}-${r}`, which === 'with' ? shadow : [], async (t) => (await openLoopLoad(o.kafka, t.input, rate, seconds, 600 + r)).sent);
-        o.log(`shadow bench ${fraction * 100}% load (${rate}/s) pair ${r + 1}, ${which} shadow: p50 ${got[which]!.latency.p50} ms, p99 ${got[which]!.latency.p99} ms`);
+        got[which] = await run(o, `shadow-l${fraction * 100}-${which}-${r}`, args[which], async (t) => (await openLoopLoad(o.kafka, t.input, rate, seconds, 600 + r)).sent);
+        o.log(`shadow bench ${fraction * 100}% load (${rate}/s) round ${r + 1}, ${which}: p50 ${got[which]!.latency.p50} ms, p99 ${got[which]!.latency.p99} ms`);
       }
-      done.push(got as { without: Run; with: Run });
+      done.push(got as Record<Arm, Run>);
     }
-    loads.push({ fraction, rate, pairs: done });
+    loads.push({ fraction, rate, rounds: done });
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(o.outDir, { recursive: true });
@@ -119,10 +122,10 @@ export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
   const md = `# klassify shadow bench, ${json.startedAt}${o.quick ? ' (quick)' : ''}
 
 klassify as its own process, without and with \`--shadow-model\` (the live model copied under another
-version, so the shadow does the live model's work) at \`--shadow-sample ${SAMPLE}\`, in pairs run back to back
-(the order alternates); every ratio is within a pair. Overload: a backlog of ${backlog} posts drained as fast as it
+version, so the shadow does the live model's work) at \`--shadow-sample ${SAMPLE}\`, in rounds run back to back
+(the order rotates); every ratio is within a round. Overload: a backlog of ${backlog} posts drained as fast as it
 goes. Loads: open-loop input for ${seconds} s at ${LOADS.map((f) => pct(f)).join(' and ')} of the slowest drain without a shadow
-(${Math.round(slowest)}/s), the same rate in every pair. Shed: sampled records the shadow did not get (live pool busy,
+(${Math.round(slowest)}/s), the same rate in every round. Shed: sampled records the shadow did not get (live pool busy,
 live workers busy past \`--shadow-max-live-busy\`, or a shadow call running), as a share of those sampled.
 
 ## Overload: live drain rate
@@ -138,9 +141,11 @@ Median: idle / without **${pct(median(overload.map((x) => x.idle.perSecond / x.w
 
 ## Open-loop load: live latency (input time to output append)
 
-| load | pair | p50 without / with | p99 without / with | p99 with / without | shadow compared | shed |
-|---|---|---|---|---|---|---|
-${loads.flatMap((l) => l.pairs.map((x, i) => `| ${pct(l.fraction)} (${l.rate}/s) | ${i + 1} | ${x.without.latency.p50} / ${x.with.latency.p50} ms | ${x.without.latency.p99} / ${x.with.latency.p99} ms | ${ratio(x.with.latency.p99, x.without.latency.p99)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`)).join('\n')}
+Three arms per round, as above, the order rotating.
+
+| load | round | p50 without / idle / with | p99 without / idle / with | p99 idle / without | p99 with / without | shadow compared | shed |
+|---|---|---|---|---|---|---|---|
+${loads.flatMap((l) => l.rounds.map((x, i) => `| ${pct(l.fraction)} (${l.rate}/s) | ${i + 1} | ${x.without.latency.p50} / ${x.idle.latency.p50} / ${x.with.latency.p50} ms | ${x.without.latency.p99} / ${x.idle.latency.p99} / ${x.with.latency.p99} ms | ${ratio(x.idle.latency.p99, x.without.latency.p99)} | ${ratio(x.with.latency.p99, x.without.latency.p99)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`)).join('\n')}
 
 On 2 shared cores the shadow's workers share the live workers' cores; SCHED_IDLE (niceness 19 before it)
 leaves them only what the live threads do not use, and shedding keeps the shadow from queueing behind live work.
