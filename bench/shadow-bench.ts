@@ -33,12 +33,35 @@ interface ShadowFigures {
 }
 
 function shadowFigures(metrics: string): ShadowFigures {
-  const total = (name: string): number =>
-    metrics.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-  return { compared: total('klassify_shadow_compared_total'), shed: total('klassify_shadow_shed_total') };
+  return { compared: metric(metrics, 'klassify_shadow_compared_total'), shed: metric(metrics, 'klassify_shadow_shed_total') };
 }
 
-async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t: ReturnType<typeof benchTopics>) => Promise<number>): Promise<{ latency: ReturnType<typeof percentiles>; perSecond: number; shadow: ShadowFigures | undefined }> {
+/** The klassify process itself over the run (prom-client's default metrics, scraped once at its end). */
+interface ProcessFigures {
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
+  gcSeconds: number;
+  /** User + system CPU of the whole process, workers included. */
+  cpuSeconds: number;
+  rssMb: number;
+}
+
+function metric(metrics: string, name: string): number {
+  return metrics.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+function processFigures(metrics: string): ProcessFigures {
+  const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    eventLoopP99Ms: round(metric(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000),
+    eventLoopMaxMs: round(metric(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000),
+    gcSeconds: round(metric(metrics, 'nodejs_gc_duration_seconds_sum'), 2),
+    cpuSeconds: round(metric(metrics, 'process_cpu_seconds_total')),
+    rssMb: Math.round(metric(metrics, 'process_resident_memory_bytes') / 2 ** 20),
+  };
+}
+
+async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t: ReturnType<typeof benchTopics>) => Promise<number>): Promise<{ latency: ReturnType<typeof percentiles>; perSecond: number; shadow: ShadowFigures | undefined; process: ProcessFigures }> {
   const t = benchTopics(tag);
   await createTopics(o.admin, t, 6);
   const proc = await startPipelineProcess(o.brokers, t, ['--model', o.modelDir, ...extra]);
@@ -48,7 +71,7 @@ async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
     const seen = await observeOutput(o.kafka, t, n, 60_000);
     const span = (Math.max(...seen.appendTimes) - Math.min(...seen.appendTimes)) / 1000;
-    return { latency: percentiles(seen.latenciesMs), perSecond: (seen.appendTimes.length - 1) / Math.max(span, 0.001), shadow: extra.length > 0 ? shadowFigures(metrics) : undefined };
+    return { latency: percentiles(seen.latenciesMs), perSecond: (seen.appendTimes.length - 1) / Math.max(span, 0.001), shadow: extra.length > 0 ? shadowFigures(metrics) : undefined, process: processFigures(metrics) };
   } finally {
     await proc.stop();
   }
@@ -146,6 +169,15 @@ Three arms per round, as above, the order rotating.
 | load | round | p50 without / idle / with | p99 without / idle / with | p99 idle / without | p99 with / without | shadow compared | shed |
 |---|---|---|---|---|---|---|---|
 ${loads.flatMap((l) => l.rounds.map((x, i) => `| ${pct(l.fraction)} (${l.rate}/s) | ${i + 1} | ${x.without.latency.p50} / ${x.idle.latency.p50} / ${x.with.latency.p50} ms | ${x.without.latency.p99} / ${x.idle.latency.p99} / ${x.with.latency.p99} ms | ${ratio(x.idle.latency.p99, x.without.latency.p99)} | ${ratio(x.with.latency.p99, x.without.latency.p99)} | ${x.with.shadow?.compared ?? 0} | ${shedShare(x.with.shadow)} |`)).join('\n')}
+
+## The klassify process in each run (open-loop loads)
+
+Its main thread's event-loop delay (p99 / max over the run), time in GC, CPU of the whole process (workers
+included) and resident memory at the end, from its own \`/metrics\`.
+
+| load | round | arm | event loop p99 / max | GC | CPU | RSS |
+|---|---|---|---|---|---|---|
+${loads.flatMap((l) => l.rounds.flatMap((x, i) => ARMS.map((a) => `| ${pct(l.fraction)} | ${i + 1} | ${a} | ${x[a].process.eventLoopP99Ms} / ${x[a].process.eventLoopMaxMs} ms | ${x[a].process.gcSeconds} s | ${x[a].process.cpuSeconds} s | ${x[a].process.rssMb} MB |`))).join('\n')}
 
 On 2 shared cores the shadow's workers share the live workers' cores; SCHED_IDLE (niceness 19 before it)
 leaves them only what the live threads do not use, and shedding keeps the shadow from queueing behind live work.
