@@ -79,7 +79,7 @@ class Side {
     for (const h of (this.#automaton as AhoCorasick).search(t)) {
       const pattern = this.patterns[h.pattern] as Pattern;
       if (!onBoundaries(t, h.start, h.end, pattern.handle)) continue;
-      out.push({ pattern, start: norm.origStart[h.start] as number, end: norm.origEnd[h.end - 1] as number });
+      out.push({ pattern, start: norm.startOf(h.start), end: norm.endOf(h.end - 1) });
     }
   }
 }

@@ -113,8 +113,7 @@ export function resultRecord(
   timings: ResultRecord['timings'],
   brands?: BrandFields,
 ): ResultRecord {
-  return {
-    ...brands,
+  const result: ResultRecord = {
     id: input.id,
     label: c.label,
     scores: c.scores,
@@ -126,6 +125,13 @@ export function resultRecord(
     meta: input.meta ?? null,
     timings,
   };
+  // Set after the fixed fields, not spread in front of them: every result keeps one object shape, and
+  // a spread first made V8 add the rest one property at a time (a visible share of the main thread).
+  if (brands) {
+    result.brands = brands.brands;
+    result.excludedBrands = brands.excludedBrands;
+  }
+  return result;
 }
 
 export interface DeadLetter {

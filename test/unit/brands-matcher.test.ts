@@ -119,10 +119,26 @@ describe('brand matcher: NFKC', () => {
   it('keeps a normalized-to-original map for every code unit', () => {
     const n = normalize('Aﬃ Ｂ  c', true);
     expect(n.text).toBe('affi b c');
-    expect([...n.origStart]).toEqual([0, 1, 1, 1, 2, 3, 4, 6]);
-    expect([...n.origEnd]).toEqual([1, 2, 2, 2, 3, 4, 6, 7]);
+    expect(map(n, 'startOf')).toEqual([0, 1, 1, 1, 2, 3, 4, 6]);
+    expect(map(n, 'endOf')).toEqual([1, 2, 2, 2, 3, 4, 6, 7]);
+  });
+
+  it('maps plain ASCII code unit for code unit, and still collapses a run of spaces', () => {
+    const plain = normalize('Hi @Acme!', true);
+    expect(plain.text).toBe('hi @acme!');
+    expect(map(plain, 'startOf')).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(map(plain, 'endOf')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(normalize('Hi @Acme!', false).text).toBe('Hi @Acme!');
+    const spaced = normalize('Ab  c', true);
+    expect(spaced.text).toBe('ab c');
+    expect(map(spaced, 'startOf')).toEqual([0, 1, 2, 4]);
+    expect(map(spaced, 'endOf')).toEqual([1, 2, 4, 5]);
   });
 });
+
+function map(n: ReturnType<typeof normalize>, which: 'startOf' | 'endOf'): number[] {
+  return Array.from({ length: n.text.length }, (_, i) => n[which](i));
+}
 
 describe('brand matcher: scale', () => {
   it('matches 1,000 brands × 10 aliases in time linear in the text length', () => {

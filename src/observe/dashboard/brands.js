@@ -72,7 +72,8 @@ function draw(id, brands, data) {
       const hi = xs[xs.length - 1];
       return [Math.min(xs[0], hi - 30 * step), hi + step / 2];
     } } },
-    axes: [{}, {}],
+    // The dashboard's dark theme: uPlot's default axis colour is black, unreadable on it.
+    axes: [{ stroke: '#8a96a3', grid: { stroke: '#222b35' } }, { stroke: '#8a96a3', grid: { stroke: '#222b35' }, size: 50 }],
     plugins: [markerPlugin],
   };
   charts[id] = new uPlot(opts, data, target);
