@@ -214,3 +214,20 @@ export function percentiles(values: readonly number[]): { p50: number; p95: numb
   const at = (q: number): number => (s.length ? (s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number) : 0);
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1] ?? 0, count: s.length };
 }
+
+/** The median; with an even count, the mean of the two middle values. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** A klassify process's Prometheus text, from its /metrics. */
+export async function scrapeMetrics(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+/** The sum of every sample of `name` (all label sets) in Prometheus text. */
+export function metricSum(metrics: string, name: string): number {
+  return metrics.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}

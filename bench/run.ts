@@ -25,7 +25,7 @@ import { defaultHome } from '../src/paths.js';
 import { kafkaDown, kafkaUp } from '../src/services/kafka.js';
 import { dequantizeFile } from './dequantize.js';
 import {
-  benchKafka, benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput,
+  benchKafka, benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, scrapeMetrics, startPipelineProcess, waitForOutput,
 } from './kafka-phases.js';
 import { benchBrands } from './brands-bench.js';
 import { benchScale } from './scale-bench.js';
@@ -228,13 +228,13 @@ async function main(): Promise<void> {
       await openLoopLoad(kafka, t.input, rate, 2, 90);
       const warm = Math.round(rate * 2);
       await waitForOutput(admin, t.output, warm, 60_000);
-      const metricsBefore = await (await fetch(`${p.url}/metrics`)).text();
+      const metricsBefore = await scrapeMetrics(p.url);
       const { behindMs } = await openLoopLoad(kafka, t.input, rate, P.latencySeconds, 91);
       const expected = warm + Math.round(rate * P.latencySeconds);
       // Results are read after the load, not during it: this process would otherwise take CPU from the
       // pipeline it measures. Broker append times make the reading time irrelevant.
       await waitForOutput(admin, t.output, expected, 120_000);
-      const metricsAfter = await (await fetch(`${p.url}/metrics`)).text();
+      const metricsAfter = await scrapeMetrics(p.url);
       await p.stop();
       const seen = await observeOutput(kafka, t, expected, 60_000);
       const measured = seen.latenciesMs.slice(warm);

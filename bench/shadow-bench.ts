@@ -10,7 +10,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchTopics, createTopics, fillBacklog, observeOutput, openLoopLoad, percentiles, startPipelineProcess, waitForOutput, type PhaseOptions } from './kafka-phases.js';
+import { benchTopics, createTopics, fillBacklog, median, metricSum, observeOutput, openLoopLoad, percentiles, scrapeMetrics, startPipelineProcess, waitForOutput, type PhaseOptions } from './kafka-phases.js';
 
 export type ShadowBenchOptions = PhaseOptions;
 
@@ -33,7 +33,7 @@ interface ShadowFigures {
 }
 
 function shadowFigures(metrics: string): ShadowFigures {
-  return { compared: metric(metrics, 'klassify_shadow_compared_total'), shed: metric(metrics, 'klassify_shadow_shed_total') };
+  return { compared: metricSum(metrics, 'klassify_shadow_compared_total'), shed: metricSum(metrics, 'klassify_shadow_shed_total') };
 }
 
 /**
@@ -50,19 +50,15 @@ interface ProcessFigures {
   rssMb: number;
 }
 
-function metric(metrics: string, name: string): number {
-  return metrics.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-}
-
 function processFigures(metrics: string, before: string): ProcessFigures {
   const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
-  const delta = (name: string): number => metric(metrics, name) - metric(before, name);
+  const delta = (name: string): number => metricSum(metrics, name) - metricSum(before, name);
   return {
-    eventLoopP99Ms: round(metric(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000),
-    eventLoopMaxMs: round(metric(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000),
+    eventLoopP99Ms: round(metricSum(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000),
+    eventLoopMaxMs: round(metricSum(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000),
     gcSeconds: round(delta('nodejs_gc_duration_seconds_sum'), 2),
     cpuSeconds: round(delta('process_cpu_seconds_total')),
-    rssMb: Math.round(metric(metrics, 'process_resident_memory_bytes') / 2 ** 20),
+    rssMb: Math.round(metricSum(metrics, 'process_resident_memory_bytes') / 2 ** 20),
   };
 }
 
@@ -76,8 +72,6 @@ interface Loaded {
   before: string;
 }
 
-const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`)).text();
-
 async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t: ReturnType<typeof benchTopics>, url: string) => Promise<Loaded>): Promise<{ latency: ReturnType<typeof percentiles>; perSecond: number; shadow: ShadowFigures | undefined; process: ProcessFigures }> {
   const t = benchTopics(tag);
   await createTopics(o.admin, t, 6);
@@ -85,7 +79,7 @@ async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t
   try {
     const { total, warm, before } = await load(t, proc.url);
     await waitForOutput(o.admin, t.output, total, 600_000);
-    const metrics = await scrape(proc.url);
+    const metrics = await scrapeMetrics(proc.url);
     const seen = await observeOutput(o.kafka, t, total, 60_000);
     const span = (Math.max(...seen.appendTimes) - Math.min(...seen.appendTimes)) / 1000;
     return { latency: percentiles(seen.latenciesMs.slice(warm)), perSecond: (seen.appendTimes.length - 1) / Math.max(span, 0.001), shadow: extra.length > 0 ? shadowFigures(metrics) : undefined, process: processFigures(metrics, before) };
@@ -95,12 +89,6 @@ async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t
 }
 
 type Run = Awaited<ReturnType<typeof run>>;
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 /** Load levels as fractions of the slowest drain without a shadow: fixed for the whole bench, so a round
  *  that happens on a slow minute is not pushed past what the machine does then. */
@@ -130,7 +118,7 @@ export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
     const got: Partial<Record<Arm, Run>> = {};
     for (const which of order) {
       got[which] = await run(o, `shadow-over-${which}-${r}`, args[which], async (t, url) => {
-        const before = await scrape(url);
+        const before = await scrapeMetrics(url);
         await fillBacklog(o.kafka, t.input, backlog, 500 + r);
         return { total: backlog, warm: 0, before };
       });
@@ -155,7 +143,7 @@ export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
           // landing in one arm and not the other it decided the p99 comparison on its own.
           const warm = (await openLoopLoad(o.kafka, t.input, rate, WARM_SECONDS, 700 + r)).sent;
           await waitForOutput(o.admin, t.output, warm, 120_000);
-          const before = await scrape(url);
+          const before = await scrapeMetrics(url);
           return { total: warm + (await openLoopLoad(o.kafka, t.input, rate, seconds, 600 + r)).sent, warm, before };
         });
         o.log(`shadow bench ${fraction * 100}% load (${rate}/s) round ${r + 1}, ${which}: p50 ${got[which]!.latency.p50} ms, p99 ${got[which]!.latency.p99} ms`);

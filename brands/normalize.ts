@@ -17,6 +17,9 @@ export interface NormalizedText {
 // jamo (L+V+T, which are not marks) are composed only within a segment, i.e. not at all.
 const kSegment = /\s+|[^\s](?:\p{M}|\u200d)*/gsu; // \p{M} includes the emoji variation selector U+FE0F
 const kAsciiFast = /^[\x20-\x7e]$/;
+// Printable ASCII with no run of spaces is its own NFKC form and folds with toLowerCase, code unit for code
+// unit: most posts take this path, which skips the per-character segmenting (the matcher's largest cost).
+const kPlainAscii = /^[\x20-\x7e]*$/;
 
 /**
  * Normalizes `text` with NFKC; with `fold`, case-folds too (upper-then-lower per segment approximates Unicode
@@ -63,10 +66,6 @@ export function normalize(text: string, fold: boolean): NormalizedText {
   const ends = origEnd.subarray(0, n);
   return { text: out, startOf: (i) => starts[i] as number, endOf: (i) => ends[i] as number };
 }
-
-// Printable ASCII with no run of spaces is its own NFKC form and folds with toLowerCase, code unit for code
-// unit: most posts take this path, which skips the per-character segmenting (the matcher's largest cost).
-const kPlainAscii = /^[\x20-\x7e]*$/;
 
 const identityStart = (i: number): number => i;
 const identityEnd = (i: number): number => i + 1;
