@@ -1,5 +1,7 @@
 // The fp32 model the benchmark compares against, rebuilt from the shipped int8 model: every
-// DynamicQuantizeMatMul(A, W_int8, scale, _, bias) becomes MatMul(A, W_int8 x scale) (+ Add bias).
+// DynamicQuantizeMatMul(A, W_int8, scale, _, bias) becomes MatMul(A, W_int8 x scale) (+ Add bias), and every
+// MatMulIntegerToFloat(DynamicQuantizeLinear(A), W_int8, _, scale, _, _, bias) the same (its
+// DynamicQuantizeLinear goes when nothing else reads it).
 //
 // Why: the fine-tuned fp32 source is ~87 MB and is kept out of git (the training recipe rebuilds it).
 // The rebuilt model has the same graph, shapes and operator kinds as the fp32 source, so it runs at fp32
@@ -25,15 +27,19 @@ export function dequantizeFile(input: string, output: string): { rewritten: numb
   const names = new NameAllocator(graph);
   const nodes: NodeProto[] = [];
   let rewritten = 0;
+  const quantizedFrom = new Map<string, string>();
+  for (const node of graph.node ?? []) if (node.opType === 'DynamicQuantizeLinear') quantizedFrom.set(node.output?.[0] ?? '', node.input?.[0] ?? '');
   for (const node of graph.node ?? []) {
-    if (node.opType !== 'DynamicQuantizeMatMul' || node.domain !== MS_DOMAIN) {
+    const fused = node.domain === MS_DOMAIN && node.opType === 'MatMulIntegerToFloat';
+    if ((node.opType !== 'DynamicQuantizeMatMul' || node.domain !== MS_DOMAIN) && !fused) {
       nodes.push(node);
       continue;
     }
-    const [a, w, scale, , bias] = node.input ?? [];
+    const inputs = node.input ?? [];
+    const [a, w, scale, bias] = fused ? [quantizedFrom.get(inputs[0] ?? ''), inputs[1], inputs[3], inputs[6]] : [inputs[0], inputs[1], inputs[2], inputs[4]];
     const wt = inits.get(w ?? '');
     const st = inits.get(scale ?? '');
-    if (!a || !wt || !st) throw new Error(`DynamicQuantizeMatMul ${node.name ?? '?'} has no constant weight/scale`);
+    if (!a || !wt || !st) throw new Error(`${node.opType ?? '?'} ${node.name ?? '?'} has no constant weight/scale`);
     const [k, n] = dimsOf(wt) as [number, number];
     const q = readInt8(wt);
     const s = readFloats(st);
@@ -51,7 +57,8 @@ export function dequantizeFile(input: string, output: string): { rewritten: numb
     }
     rewritten++;
   }
-  graph.node = nodes;
+  const read = new Set(nodes.flatMap((n) => n.input ?? []));
+  graph.node = nodes.filter((n) => n.opType !== 'DynamicQuantizeLinear' || (n.output ?? []).some((o) => read.has(o)));
   removeUnusedInitializers(graph);
   writeFileSync(output, encodeModel(model));
   return { rewritten };

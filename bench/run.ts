@@ -31,6 +31,7 @@ import { benchBrands } from './brands-bench.js';
 import { benchScale } from './scale-bench.js';
 import { benchShadow } from './shadow-bench.js';
 import { benchMemory } from './memory-bench.js';
+import { benchInt8 } from './int8-bench.js';
 import { latencyBudget, type LatencyBudget } from './latency-budget.js';
 import { bestOf, LimitRunners, type LimitMeasure } from './limit.js';
 import { benchPool, loadBenchRunner } from './pool.js';
@@ -50,6 +51,9 @@ const { values: args } = parseArgs({
     scale: { type: 'boolean', default: false },
     // Only the memory phase (bench/memory-bench.ts): peak RSS under a burst of 60 KB posts.
     memory: { type: 'boolean', default: false },
+    // Only the int8 compile against the stock quantizer, with the ablation (bench/int8-bench.ts); needs the fp32 source.
+    int8: { type: 'boolean', default: false },
+    fp32: { type: 'string' },
   },
 });
 
@@ -452,5 +456,14 @@ async function memoryOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchMemory({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
-await (args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.scale ? scaleOnly() : args.memory ? memoryOnly() : main());
+async function int8Only(): Promise<void> {
+  const fp32 = args.fp32 ?? process.env.KLASSIFY_FP32_MODEL;
+  if (fp32 === undefined || !existsSync(fp32)) {
+    throw new Error('bench --int8 builds every model from the fp32 source: give --fp32 <model.onnx> or KLASSIFY_FP32_MODEL (training/run.sh writes /work/artifacts/model-src-v2/model.onnx)');
+  }
+  mkdirSync(outDir, { recursive: true });
+  await benchInt8({ modelDir, fp32, quick, outDir, log });
+}
+
+await (args.int8 ? int8Only() : args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.scale ? scaleOnly() : args.memory ? memoryOnly() : main());
 process.exit(0);

@@ -13,6 +13,8 @@ import { parseSpike } from '../produce/generator.js';
 import { onShutdownSignal } from '../shutdown.js';
 import { configFrom, withKnobs } from './options.js';
 import { failure, info } from './output.js';
+import { int8WeightsWarning } from '../compile/int8-kernel.js';
+import { loadManifest } from '../model/manifest.js';
 
 const EXAMPLE_BRANDS = join(packageRoot, 'brands', 'example-brands.json');
 const DEMO_SPIKE = 'Acme Air:60s:8x:negative';
@@ -58,6 +60,8 @@ export function startCommand(): Command {
         '',
       ].join('\n'),
     );
+    const int8Warning = await int8WeightsWarning(loadManifest(config.model.dir).manifest.quantization.details);
+    if (int8Warning !== undefined) info(int8Warning);
     let demo: { stop(): Promise<void> } | undefined;
     let monitor: RunningBrandMonitor | undefined;
     if (opts.demo !== undefined) {

@@ -41,3 +41,12 @@ async function probe(): Promise<boolean> {
     await session.release();
   }
 }
+
+/**
+ * A warning for a model whose int8 weights use the full 8-bit range on a CPU whose kernel saturates them
+ * (no VNNI): it runs, but its labels drift from what its report promises. Undefined when all is well.
+ */
+export async function int8WeightsWarning(quantizationDetails: string): Promise<string | undefined> {
+  if (!quantizationDetails.includes('8-bit ([-127, 127]) weights') || !(await int8KernelSaturates())) return undefined;
+  return "warning: this model's int8 weights use the full 8-bit range, which this CPU's int8 kernel saturates (no VNNI): expect more labels to differ from its fp32 source than its report says. Compile it here (klassify compile --target cpu-int8: 7-bit weights on this CPU) for exact results.";
+}

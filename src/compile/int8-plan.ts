@@ -110,7 +110,8 @@ function planNode(node: NodeProto, inits: Map<string, TensorProto>, minDim: numb
   return plan;
 }
 
-function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
+/** A row-major [rows, cols] matrix as row-major [cols, rows]. */
+export function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(values.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c] as number;
   return out;

@@ -47,10 +47,22 @@ export interface CompileOptions {
    * ship to unknown machines wants); '8' forces the full range (VNNI / ARM only).
    */
   int8Weights?: Int8Weights;
+  /**
+   * cpu-int8 steps, each measured in the bench's ablation (--int8-per-token, --int8-smoothing,
+   * --no-int8-embeddings): which activations are scaled per token ('down': those of the down-projections,
+   * K > N, the feed-forward outputs of a transformer; 'all'; 'none'; 'auto': by the weight range, see
+   * targets.ts), the SmoothQuant strength (0 = off; absent: by the weight range), and whether embedding
+   * tables are stored int8.
+   */
+  int8PerToken?: Int8PerToken | 'auto';
+  int8Smoothing?: number;
+  int8Embeddings?: boolean;
   gate?: Partial<ParityGate>;
 }
 
 export type Int8Weights = 'auto' | '7' | '8';
+export type Int8PerToken = 'down' | 'all' | 'none';
+export const INT8_PER_TOKEN: readonly (Int8PerToken | 'auto')[] = ['auto', 'down', 'all', 'none'];
 
 export interface ResolvedCompileOptions {
   model: string;
@@ -68,6 +80,9 @@ export interface ResolvedCompileOptions {
   threads: number;
   optimizationLevel: OptimizationLevel;
   int8Weights: Int8Weights;
+  int8PerToken: Int8PerToken | 'auto';
+  int8Smoothing: number | undefined;
+  int8Embeddings: boolean;
   gate: ParityGate;
 }
 
@@ -91,6 +106,10 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
   if (!['basic', 'extended', 'all'].includes(level)) throw new ConfigError(`--opt-level: expected basic, extended or all, got "${String(level)}"`);
   const int8Weights = options.int8Weights ?? 'auto';
   if (!['auto', '7', '8'].includes(int8Weights)) throw new ConfigError(`--int8-weights: expected auto, 7 or 8, got "${String(int8Weights)}"`);
+  const int8PerToken = options.int8PerToken ?? 'auto';
+  if (!INT8_PER_TOKEN.includes(int8PerToken)) throw new ConfigError(`--int8-per-token: expected ${INT8_PER_TOKEN.join(', ')}, got "${String(int8PerToken)}"`);
+  const int8Smoothing = options.int8Smoothing;
+  if (int8Smoothing !== undefined && !(int8Smoothing >= 0 && int8Smoothing <= 1)) throw new ConfigError(`--int8-smoothing: expected a strength from 0 (off) to 1, got ${String(options.int8Smoothing)}`);
   if (options.version !== undefined && options.version.trim() === '') throw new ConfigError('--version must not be empty');
   if (options.evalReport === true && (options.evalSet === undefined || options.evalSet === '')) {
     throw new ConfigError('--eval-report needs a labeled evaluation set: give --eval <file> with {"text","label"} lines');
@@ -109,6 +128,9 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
     evalSet: options.evalSet,
     evalReport: options.evalReport ?? false,
     int8Weights,
+    int8PerToken,
+    int8Smoothing,
+    int8Embeddings: options.int8Embeddings ?? true,
     maxLength,
     force: options.force ?? false,
     version: options.version?.trim(),

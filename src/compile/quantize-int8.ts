@@ -2,7 +2,9 @@
 //
 // Each eligible node becomes a com.microsoft DynamicQuantizeMatMul(A, W_int8 [K,N], scale [N], '', bias [N]):
 // ONNX Runtime quantizes the activation A to uint8 at run time (one scale per call) and multiplies it with
-// the int8 weights on its integer GEMM kernels. Activations are prepared first (activation-prep.ts:
+// the int8 weights on its integer GEMM kernels. An activation several nodes read (the Q, K and V
+// projections) is quantized once instead, by a DynamicQuantizeLinear feeding one MatMulInteger chain per
+// reader, which ONNX Runtime fuses into MatMulIntegerToFloat (what its stock quantizer writes). Activations are prepared first (activation-prep.ts:
 // smoothing and per-token scaling) so that one scale per call fits them.
 //
 // Weights are quantized symmetrically per output column: scale[n] = max_k |W[k,n]| / qmax, no zero point.
@@ -27,6 +29,7 @@ import {
   graphOf,
   initializerMap,
   int8Tensor,
+  intAttr,
   makeNode,
   removeUnusedInitializers,
   type ModelProto,
@@ -41,8 +44,11 @@ export interface QuantizeInt8Options extends Int8PlanOptions {
    * with an instruction (vpmaddubsw) whose 16-bit pair sums saturate; 7-bit weights cannot overflow it.
    */
   reduceRange?: boolean;
-  /** Scale each token's activation row to [-1, 1] before quantizing it (see activation-prep.ts): all, or those chosen. */
-  perToken?: boolean | ((activation: string) => boolean);
+  /**
+   * Scale each token's activation row to [-1, 1] before quantizing it (see activation-prep.ts): all, or those
+   * chosen (asked once per activation, with the first node reading it).
+   */
+  perToken?: boolean | ((activation: string, reader: NodePlan) => boolean);
   /** Activation smoothing from calibration ranges; without it activations are quantized as they come. */
   smoothing?: SmoothingOptions;
   /**
@@ -67,6 +73,8 @@ export interface QuantizeInt8Report {
   smoothed: number;
   /** Activation tensors scaled per token. */
   perToken: number;
+  /** Activation tensors quantized once for several MatMuls (one DynamicQuantizeLinear, MatMulInteger each). */
+  shared: number;
   /** fp32 weights left alone, with the reason. */
   keptFp32: KeptWeight[];
   /** Gather tables now stored as int8, largest first (empty without `gatherTables`). */
@@ -89,10 +97,13 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
   const newInits: TensorProto[] = [];
   const prep = { names, newInits, opset: defaultOpset(model) };
   const factors = options.smoothing ? smoothingFactors(plan.nodes, options.smoothing) : new Map<string, Float32Array>();
-  const report: QuantizeInt8Report = { quantized: 0, biasesFolded: 0, smoothed: factors.size, perToken: 0, keptFp32: plan.kept, tables: [], keptTables: [], int8Params: 0, fp32Params: 0 };
+  const report: QuantizeInt8Report = { quantized: 0, biasesFolded: 0, smoothed: factors.size, perToken: 0, shared: 0, keptFp32: plan.kept, tables: [], keptTables: [], int8Params: 0, fp32Params: 0 };
   const prepared = new Map<string, PreparedActivation>();
   const weights = new Map<string, { weight: string; scale: string }>();
   const removed = new Set<NodeProto>();
+  const readers = new Map<string, number>();
+  for (const p of plan.nodes) readers.set(p.activation, (readers.get(p.activation) ?? 0) + 1);
+  const sharedQuant = new Map<string, { q: string; scale: string; zp: string }>();
   const replaced = new Map<NodeProto, NodeProto[]>();
 
   const quantized = (p: NodePlan, s: Float32Array | undefined): { weight: string; scale: string } => {
@@ -115,10 +126,16 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
     let a = prepared.get(p.activation);
     if (!a) {
       // Emitted before the first reader (node order is topological), reused by the others.
-      const perToken = typeof options.perToken === 'function' ? options.perToken(p.activation) : options.perToken === true;
+      const perToken = typeof options.perToken === 'function' ? options.perToken(p.activation, p) : options.perToken === true;
       a = prepareActivation(p.activation, s, perToken, prep, emitted);
       prepared.set(p.activation, a);
       if (a.rowScale) report.perToken++;
+      if (!a.rowScale && (readers.get(p.activation) ?? 0) > 1) {
+        const t = { q: names.take(`${a.input}_quantized`), scale: names.take(`${a.input}_quant_scale`), zp: names.take(`${a.input}_zero_point`) };
+        emitted.push(makeNode('DynamicQuantizeLinear', [a.input], [t.q, t.scale, t.zp], names.take(`${a.input}_quantize`)));
+        sharedQuant.set(p.activation, t);
+        report.shared++;
+      }
     }
     const q = quantized(p, s);
     let output = p.node.output?.[0] ?? '';
@@ -138,7 +155,22 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
     }
     if (bias !== undefined) report.biasesFolded++;
     const base = p.node.name || 'MatMul';
-    if (a.rowScale) {
+    const shared = sharedQuant.get(p.activation);
+    if (shared) {
+      // The stock quantizer's chain, which ONNX Runtime fuses into MatMulIntegerToFloat: the activation is
+      // quantized once for all its readers (Q, K and V), where each DynamicQuantizeMatMul would do it again.
+      const integer = names.take(`${output}_int32`);
+      const asFloat = names.take(`${output}_int32_float`);
+      const scales = names.take(`${output}_scales`);
+      const product = bias === undefined ? output : names.take(`${output}_unbiased`);
+      emitted.push(
+        makeNode('MatMulInteger', [shared.q, q.weight, shared.zp], [integer], names.take(`${base}_quant`)),
+        makeNode('Cast', [integer], [asFloat], names.take(`${base}_cast`), '', [intAttr('to', DataType.FLOAT)]),
+        makeNode('Mul', [shared.scale, q.scale], [scales], names.take(`${base}_scales`)),
+        makeNode('Mul', [asFloat, scales], [product], names.take(`${base}_rescale`)),
+      );
+      if (bias !== undefined) emitted.push(makeNode('Add', [product, bias], [output], names.take(`${base}_bias`)));
+    } else if (a.rowScale) {
       // Per-token scaling: undo the row scale before the bias, y = r·(A'·W) + b.
       const product = names.take(`${output}_scaled_product`);
       const unscaled = bias === undefined ? output : names.take(`${output}_unbiased`);

@@ -40,7 +40,11 @@ describe('compile the tiny trained model', () => {
     expect(m.version).toBe(m.result.sha256.slice(0, 12));
 
     const compiled = decodeModel(readFileSync(join(r.dir, 'model.onnx')), 'compiled');
-    expect(compiled.graph!.node!.filter((n) => n.opType === 'DynamicQuantizeMatMul').length).toBe(12);
+    // 12 Linear layers: per layer Q, K and V share one quantized activation (MatMulIntegerToFloat once fused),
+    // the other three are DynamicQuantizeMatMul.
+    const ops = compiled.graph!.node!.map((n) => n.opType);
+    expect(ops.filter((op) => op === 'DynamicQuantizeMatMul')).toHaveLength(6);
+    expect(ops.filter((op) => op === 'MatMulIntegerToFloat')).toHaveLength(6);
     expect(compiled.graph!.initializer!.some((t) => t.dataType === DataType.INT8)).toBe(true);
     // The word-embedding table is int8 too (per-row scales), so the file is about a quarter of the source.
     expect(compiled.graph!.initializer!.some((t) => t.name === 'encoder.embeddings.word_embeddings.weight')).toBe(false);
@@ -77,6 +81,20 @@ describe('compile the tiny trained model', () => {
     const compiled = decodeModel(readFileSync(join(r.dir, 'model.onnx')), 'compiled');
     const word = compiled.graph!.initializer!.find((t) => t.name === 'encoder.embeddings.word_embeddings.weight');
     expect(word?.dataType).toBe(DataType.FLOAT16);
+  });
+
+  // The bench's ablation (bench/int8-bench.ts) builds these on the shipped model; here each must give a
+  // valid model that passes the gate, and the report must say which steps ran.
+  it.each([
+    [{ int8PerToken: 'none', int8Smoothing: 0 }, /No smoothing.*no per-token scaling/s],
+    [{ int8PerToken: 'all', int8Smoothing: 0.5, int8Weights: '7' }, /smoothed \d+ activation tensor\(s\) \(SmoothQuant, α 0.5.*per token, every quantized activation/s],
+    [{ int8PerToken: 'down', int8Embeddings: false }, /per token, the inputs of the down-projections.*No embedding table .*was stored as int8/s],
+  ] as const)('cpu-int8 ablation %j: passes the gate, report says what ran', async (options, said) => {
+    const r = await compileModel({ ...base, name: `ablation-${Object.values(options).join('-')}`, bench: false, ...options });
+    expect(r.manifest.parity).toMatchObject({ passed: true, forced: false });
+    expect(r.report).toMatch(said);
+    const session = await ort.InferenceSession.create(join(r.dir, 'model.onnx'));
+    await session.release();
   });
 
   it('the parity gate refuses a damaged quantization and writes nothing', async () => {

@@ -19,7 +19,7 @@ const TEXTS = [...BUILTIN_EVAL_TEXTS.slice(0, 120), LONG, '', 'ok', LONG.slice(0
 /**
  * Batched results against texts run alone. Dynamic int8 quantization picks its activation scale per call
  * from every row in it (padding included), so a text's probabilities move with the rows it shares a call
- * with: up to 0.05 on the tiny int8 fixture, 0.16 on the MiniLM sentiment int8 (7-bit weights, smoothed).
+ * with: up to 0.05 on the tiny int8 fixture, 0.16 on the MiniLM sentiment int8 of an earlier recipe.
  * fp32 and fp16 agree to rounding. The exact checks of the batched path are the two tests before.
  */
 const TOLERANCE = manifest.quantization.kind === 'dynamic-int8' ? 0.25 : 1e-4;

@@ -79,7 +79,7 @@ describe('quantizeDynamicInt8', () => {
     quantizeDynamicInt8(model);
     const int8 = model.graph!.initializer!.filter((t) => t.dataType === DataType.INT8);
     expect(int8).toHaveLength(1);
-    expect(opTypes(model)).toEqual(['DynamicQuantizeMatMul', 'DynamicQuantizeMatMul', 'Add']);
+    expect(opTypes(model)).toEqual(['DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Add']);
   });
 
   it('calls perturbScales for each weight, and corrupted scales change the output (the parity gate test seam)', async () => {
@@ -115,8 +115,8 @@ describe('quantizeDynamicInt8', () => {
     const report = quantizeDynamicInt8(q, { reduceRange, perToken: true });
     expect(report.perToken).toBe(2);
     expect(opTypes(q)).toEqual([
-      'Abs', 'ReduceMax', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul', 'Add', 'Relu',
-      'Abs', 'ReduceMax', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul', 'Add', 'MatMul',
+      'ReduceMax', 'ReduceMin', 'Neg', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul', 'Add', 'Relu',
+      'ReduceMax', 'ReduceMin', 'Neg', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul', 'Add', 'MatMul',
     ]);
     // Rows of very different magnitude: per-token scaling keeps the small ones accurate.
     const rows = Float32Array.from(randomFloats(4 * 32, 42, 1), (v, i) => v * (i < 32 ? 100 : 0.01));
@@ -138,6 +138,28 @@ describe('quantizeDynamicInt8', () => {
     const q = copy(source);
     quantizeDynamicInt8(q, { reduceRange, perToken: true });
     expect(q.graph!.node!.find((n) => n.opType === 'ReduceMax')?.input).toHaveLength(2);
+    expect(q.graph!.node!.find((n) => n.opType === 'ReduceMin')?.input).toHaveLength(2);
+    expect(await relativeError(source, q)).toBeLessThan(0.02);
+  });
+
+  it('per-token scaling only where the predicate says (here the down-projection, K > N)', () => {
+    const q = copy(linearModel());
+    const report = quantizeDynamicInt8(q, { reduceRange, perToken: (_, p) => p.k > p.n });
+    expect(report.perToken).toBe(1); // the Gemm, 48 -> 24; not the first MatMul, 32 -> 48
+    expect(opTypes(q).slice(0, 3)).toEqual(['DynamicQuantizeMatMul', 'Relu', 'ReduceMax']);
+  });
+
+  it('quantizes an activation read by several MatMuls once (DynamicQuantizeLinear, then MatMulInteger each) and stays close to fp32', async () => {
+    const source = makeModel({
+      nodes: [makeNode('MatMul', ['X', 'Wa'], ['ya'], 'a'), makeNode('Add', ['ya', 'ba'], ['za'], 'a_bias'), makeNode('MatMul', ['X', 'Wb'], ['zb'], 'b'), makeNode('Add', ['za', 'zb'], ['Y'], 'sum')],
+      initializers: [floatTensor('Wa', [32, 24], randomFloats(32 * 24, 21, 0.3)), floatTensor('ba', [24], randomFloats(24, 22, 0.1)), floatTensor('Wb', [32, 24], randomFloats(32 * 24, 23, 0.3))],
+      inputs: [valueInfo('X', DataType.FLOAT, ['batch', 32])],
+      outputs: [valueInfo('Y', DataType.FLOAT, ['batch', 24])],
+    });
+    const q = copy(source);
+    const report = quantizeDynamicInt8(q, { reduceRange });
+    expect(report.shared).toBe(1);
+    expect(opTypes(q)).toEqual(['DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Add', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Add']);
     expect(await relativeError(source, q)).toBeLessThan(0.02);
   });
 
