@@ -24,6 +24,7 @@ export function compileCommand(): Command {
     .addOption(new Option('--int8-weights <bits>', 'cpu-int8 weight range: auto (probe this CPU: 7-bit without VNNI), 7 (exact on every x86 CPU: for a model shipped to unknown machines) or 8').choices(['auto', '7', '8']).default('auto'))
     .addOption(new Option('--int8-per-token <which>', 'cpu-int8: activations scaled per token before quantization: down (the down-projections, K > N: the feed-forward outputs), all, none, or auto (down with 8-bit weights, all with 7-bit)').choices(['auto', 'down', 'all', 'none']).default('auto'))
     .option('--int8-smoothing <alpha>', 'cpu-int8: SmoothQuant strength, 0 (off) to 1 (default: 0.75 with 8-bit weights, 0.5 with 7-bit)')
+    .addOption(new Option('--int8-smooth-at <which>', 'cpu-int8: activations smoothed: norm (LayerNorm outputs), all, or auto (norm with 8-bit weights, all with 7-bit)').choices(['auto', 'norm', 'all']).default('auto'))
     .option('--no-int8-embeddings', 'cpu-int8: keep the embedding tables fp32')
     .option('--json', 'print the manifest as JSON on stdout instead of the folder path')
     // Hidden: corrupts the int8 scales so end-to-end tests can watch the parity gate refuse a broken model.
@@ -51,6 +52,7 @@ export function compileCommand(): Command {
         int8Weights: opts.int8Weights as 'auto' | '7' | '8',
         int8PerToken: opts.int8PerToken as 'auto' | 'down' | 'all' | 'none',
         int8Smoothing: opts.int8Smoothing === undefined ? undefined : Number(opts.int8Smoothing),
+        int8SmoothAt: opts.int8SmoothAt as 'auto' | 'norm' | 'all',
         int8Embeddings: opts.int8Embeddings !== false,
       }, deps);
       const { parity } = result.manifest;

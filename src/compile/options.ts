@@ -56,12 +56,16 @@ export interface CompileOptions {
    */
   int8PerToken?: Int8PerToken | 'auto';
   int8Smoothing?: number;
+  /** Smoothed activations: 'norm' (LayerNorm outputs), 'all', or 'auto' (norm with 8-bit weights, all with 7-bit). */
+  int8SmoothAt?: Int8SmoothAt | 'auto';
   int8Embeddings?: boolean;
   gate?: Partial<ParityGate>;
 }
 
 export type Int8Weights = 'auto' | '7' | '8';
 export type Int8PerToken = 'down' | 'all' | 'none';
+export type Int8SmoothAt = 'norm' | 'all';
+export const INT8_SMOOTH_AT: readonly (Int8SmoothAt | 'auto')[] = ['auto', 'norm', 'all'];
 export const INT8_PER_TOKEN: readonly (Int8PerToken | 'auto')[] = ['auto', 'down', 'all', 'none'];
 
 export interface ResolvedCompileOptions {
@@ -82,6 +86,7 @@ export interface ResolvedCompileOptions {
   int8Weights: Int8Weights;
   int8PerToken: Int8PerToken | 'auto';
   int8Smoothing: number | undefined;
+  int8SmoothAt: Int8SmoothAt | 'auto';
   int8Embeddings: boolean;
   gate: ParityGate;
 }
@@ -108,6 +113,8 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
   if (!['auto', '7', '8'].includes(int8Weights)) throw new ConfigError(`--int8-weights: expected auto, 7 or 8, got "${String(int8Weights)}"`);
   const int8PerToken = options.int8PerToken ?? 'auto';
   if (!INT8_PER_TOKEN.includes(int8PerToken)) throw new ConfigError(`--int8-per-token: expected ${INT8_PER_TOKEN.join(', ')}, got "${String(int8PerToken)}"`);
+  const int8SmoothAt = options.int8SmoothAt ?? 'auto';
+  if (!INT8_SMOOTH_AT.includes(int8SmoothAt)) throw new ConfigError(`--int8-smooth-at: expected ${INT8_SMOOTH_AT.join(', ')}, got "${String(int8SmoothAt)}"`);
   const int8Smoothing = options.int8Smoothing;
   if (int8Smoothing !== undefined && !(int8Smoothing >= 0 && int8Smoothing <= 1)) throw new ConfigError(`--int8-smoothing: expected a strength from 0 (off) to 1, got ${String(options.int8Smoothing)}`);
   if (options.version !== undefined && options.version.trim() === '') throw new ConfigError('--version must not be empty');
@@ -130,6 +137,7 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
     int8Weights,
     int8PerToken,
     int8Smoothing,
+    int8SmoothAt,
     int8Embeddings: options.int8Embeddings ?? true,
     maxLength,
     force: options.force ?? false,

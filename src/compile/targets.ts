@@ -12,32 +12,56 @@ import { join } from 'node:path';
 import type { ModelManifest, Target } from '../model/manifest.js';
 import { activationRanges, type CalibrationInput } from './calibrate.js';
 import { DEFAULT_FP32_OPS, convertToFp16 } from './fp16.js';
-import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
+import { decodeModel, encodeModel, graphOf, type ModelProto } from './onnx-graph.js';
 import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
 import { int8KernelSaturates } from './int8-kernel.js';
-import type { Int8PerToken, Int8Weights } from './options.js';
+import type { Int8PerToken, Int8SmoothAt, Int8Weights } from './options.js';
 
 export interface Int8Recipe {
   perToken: Int8PerToken | 'auto';
   /** SmoothQuant strength, 0 = off; undefined: by the weight range. */
   smoothing: number | undefined;
+  /** Which activations are smoothed: those a normalization produced (LayerNorm outputs), or all. */
+  smoothAt: Int8SmoothAt | 'auto';
   embeddings: boolean;
 }
 
+// A down-projection's input is scaled per token only when its calibrated channel maxima are this uneven
+// (largest over median): in MiniLM-L6 the GELU outputs of layers 0-3 run 7.6-16x, of layers 4-5 under 4x,
+// and per-token scaling of the last two gained no agreement (99.49% either way) for its cost.
+const PER_TOKEN_OUTLIER_RATIO = 6;
+const NORMALIZATIONS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+
 /**
  * What 'auto' picks, by weight range (itself probed from the CPU unless forced). Measured on the shipped
- * MiniLM-L6 classifier (bench --int8 has the ablation; label agreement with fp32 on 3550 held-out texts):
- *   8-bit (VNNI): per-token scaling only for the down-projections' inputs (the GELU outputs, the most uneven
- *     tokens) and smoothing α 0.75: 99.21%, at 1.2x the speed of per-token everywhere (99.21% too); without
- *     per-token 98.1-98.5%, and per-token costs a few elementwise passes per activation it scales;
- *   7-bit (no VNNI, or a file for unknown CPUs): one bit less leaves too little resolution for that (98.79%),
- *     so per-token everywhere with α 0.5: 99.38% (α 0.75 there: 98.99%).
+ * MiniLM-L6 classifier (bench --int8 has the ablation; label agreement with fp32 on 3550 held-out texts,
+ * choices made on the 3550 validation texts):
+ *   8-bit (VNNI): per-token scaling only for the down-projections' inputs with outlier channels (the GELU
+ *     outputs of layers 0-3) and smoothing α 0.75 of the LayerNorm outputs only: 99.49%, 1.2x the speed of
+ *     per-token scaling and smoothing everywhere (99.21%). Without per-token 98.5%; per-token costs a few
+ *     elementwise passes over each activation it scales, smoothing one Mul;
+ *   7-bit (no VNNI, or a file for unknown CPUs): one bit less leaves too little resolution for that
+ *     (98.9%), so per-token everywhere and α 0.5 everywhere: 99.38% (α 0.75: 98.99%).
  */
-export function autoInt8Recipe(recipe: Int8Recipe, sevenBit: boolean): { perToken: Int8PerToken; smoothing: number } {
+export function autoInt8Recipe(recipe: Int8Recipe, sevenBit: boolean): { perToken: Int8PerToken; smoothing: number; smoothAt: Int8SmoothAt } {
   return {
     perToken: recipe.perToken !== 'auto' ? recipe.perToken : sevenBit ? 'all' : 'down',
     smoothing: recipe.smoothing ?? (sevenBit ? 0.5 : 0.75),
+    smoothAt: recipe.smoothAt !== 'auto' ? recipe.smoothAt : sevenBit ? 'all' : 'norm',
   };
+}
+
+/** Per-channel max ratio, largest over median: how uneven an activation's channels run. */
+function outlierRatio(amax: Float32Array | undefined): number {
+  if (!amax || amax.length === 0) return Infinity;
+  const sorted = Float32Array.from(amax).sort();
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  return median > 0 ? (sorted[sorted.length - 1] as number) / median : Infinity;
+}
+
+/** The activations a normalization node produced. */
+function normalizationOutputs(model: ModelProto): Set<string> {
+  return new Set((graphOf(model).node ?? []).filter((n) => NORMALIZATIONS.has(n.opType ?? '')).flatMap((n) => n.output ?? []));
 }
 import { planInt8, plannedActivations, type KeptWeight, type NodePlan } from './int8-plan.js';
 import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
@@ -126,10 +150,12 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   const model = decodeModel(folded, 'constant-folded model');
   const reduceRange = ctx.int8Weights === 'auto' ? await int8KernelSaturates() : ctx.int8Weights === '7';
   const r = { ...ctx.int8Recipe, ...autoInt8Recipe(ctx.int8Recipe, reduceRange) };
-  const ranges = r.smoothing > 0 ? await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads }) : undefined;
+  const ranges = r.smoothing > 0 || r.perToken === 'down' ? await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads }) : undefined;
+  const norms = normalizationOutputs(model);
+  const smoothed = ranges && r.smoothing > 0 ? new Map([...ranges].filter(([name]) => r.smoothAt === 'all' || norms.has(name))) : undefined;
   const q = ctx.quantize(model, {
-    ...(ranges ? { smoothing: { ranges, alpha: r.smoothing } } : {}),
-    perToken: r.perToken === 'all' ? true : r.perToken === 'down' ? (_: string, p: NodePlan) => p.k > p.n : false,
+    ...(smoothed ? { smoothing: { ranges: smoothed, alpha: r.smoothing } } : {}),
+    perToken: r.perToken === 'all' ? true : r.perToken === 'down' ? (a: string, p: NodePlan) => p.k > p.n && outlierRatio(ranges?.get(a)) >= PER_TOKEN_OUTLIER_RATIO : false,
     reduceRange,
     ...(r.embeddings ? { gatherTables: {} } : {}),
   });
@@ -149,7 +175,11 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
       ? "Weights are 7-bit: this CPU's int8 kernel saturates 8-bit weights (no VNNI; checked by running a probe through ONNX Runtime). 7-bit weights cannot saturate on any x86 CPU, so the file stays portable."
       : "Weights use the full 8-bit range: this CPU's int8 kernel does not saturate (VNNI). On x86 CPUs without VNNI (before Cascade Lake / Zen 4) it would: compile on such a machine to get 7-bit weights there.",
   ];
-  const picked = [ctx.int8Recipe.perToken === 'auto' ? `per-token scaling: ${r.perToken}` : '', ctx.int8Recipe.smoothing === undefined ? `smoothing α ${r.smoothing}` : ''].filter(Boolean);
+  const picked = [
+    ctx.int8Recipe.perToken === 'auto' ? `per-token scaling: ${r.perToken}` : '',
+    ctx.int8Recipe.smoothing === undefined ? `smoothing α ${r.smoothing}` : '',
+    ctx.int8Recipe.smoothAt === 'auto' ? `smoothing at: ${r.smoothAt === 'norm' ? 'LayerNorm outputs' : 'every activation'}` : '',
+  ].filter(Boolean);
   if (picked.length > 0) {
     notes.push(`Picked for ${reduceRange ? '7-bit' : '8-bit'} weights: ${picked.join(', ')} (${reduceRange ? 'with one bit less, per-token scaling everywhere keeps label agreement' : 'per-token scaling only where tokens are most uneven keeps agreement at a fraction of its cost'}; --int8-per-token and --int8-smoothing choose otherwise).`);
   }
@@ -163,7 +193,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     done: [
       "Constant-folded the graph with ONNX Runtime ('basic' level), so every Linear weight is a plain initializer.",
       (q.smoothed > 0
-        ? `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s) (SmoothQuant, α ${r.smoothing}: per-channel range moved from activations into weights, one Mul each); `
+        ? `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s)${r.smoothAt === 'norm' ? ', the LayerNorm outputs' : ''} (SmoothQuant, α ${r.smoothing}: per-channel range moved from activations into weights, one Mul each); `
         : 'No smoothing (--int8-smoothing 0); ') +
         (q.perToken > 0
           ? `scaled ${q.perToken} activation tensor(s) per token, ${perTokenWhich(r.perToken)} (each row to [-1, 1] before quantization, the product scaled back), so that one quantization scale per call fits every token of those; `
@@ -184,7 +214,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     optimization: optimization(ctx.level),
     quantization: {
       kind: 'dynamic-int8',
-      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul (${q.shared} shared activations: MatMulInteger), per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.perToken} scaled per token (${r.perToken}), ${q.smoothed} smoothed (α ${r.smoothing}), ${kept.length} small weight(s) kept fp32; ` +
+      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul (${q.shared} shared activations: MatMulInteger), per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.perToken} scaled per token (${r.perToken}), ${q.smoothed} smoothed (α ${r.smoothing}, at ${r.smoothAt}), ${kept.length} small weight(s) kept fp32; ` +
         (q.tables.length > 0
           ? `${q.tables.length} embedding table(s) int8, per-row symmetric 8-bit, dequantized after the lookup (Gather → Cast → Mul by the gathered row scales): ${q.tables.map((t) => t.name).join(', ')}, ${mb(tableBytes.before)} → ${mb(tableBytes.after)}` +
             (q.keptTables.length > 0 ? `; ${q.keptTables.length} table(s) kept fp32` : '')
@@ -229,7 +259,9 @@ async function buildCudaFp16(ctx: BuildContext): Promise<TargetBuild> {
 }
 
 function perTokenWhich(which: Int8PerToken): string {
-  return which === 'all' ? 'every quantized activation' : 'the inputs of the down-projections (K > N: in a transformer the feed-forward output, whose GELU output has the most uneven tokens)';
+  return which === 'all'
+    ? 'every quantized activation'
+    : `the inputs of the down-projections (K > N: in a transformer the feed-forward's GELU output) whose largest channel runs at least ${PER_TOKEN_OUTLIER_RATIO}x the median one`;
 }
 
 function describeKept(k: KeptWeight): string {

@@ -88,7 +88,7 @@ describe('compile the tiny trained model', () => {
   it.each([
     [{ int8PerToken: 'none', int8Smoothing: 0 }, /No smoothing.*no per-token scaling/s],
     [{ int8PerToken: 'all', int8Smoothing: 0.5, int8Weights: '7' }, /smoothed \d+ activation tensor\(s\) \(SmoothQuant, α 0.5.*per token, every quantized activation/s],
-    [{ int8PerToken: 'down', int8Embeddings: false }, /per token, the inputs of the down-projections.*No embedding table .*was stored as int8/s],
+    [{ int8PerToken: 'down', int8Embeddings: false }, /smoothed \d+ activation tensor\(s\), the LayerNorm outputs.*No embedding table .*was stored as int8/s],
   ] as const)('cpu-int8 ablation %j: passes the gate, report says what ran', async (options, said) => {
     const r = await compileModel({ ...base, name: `ablation-${Object.values(options).join('-')}`, bench: false, ...options });
     expect(r.manifest.parity).toMatchObject({ passed: true, forced: false });

@@ -141,7 +141,7 @@ describe('hot swap on the inference pool (default model)', () => {
     const serving = sw.model.version;
     const r = refused(await sw.swap(dirs.damaged));
     expect(r).toMatchObject({ stage: 'load', code: 'KLS_ERR_SWAP_LOAD' });
-    expect(r.reason).toMatch(/KLS_ERR_MANIFEST.*has sha256 .* its manifest says e9d691dd86c7b376/);
+    expect(r.reason).toMatch(/KLS_ERR_MANIFEST.*has sha256 .* its manifest says 14587326dd989546/);
     expect(isKlassifyError(r.error.cause) && r.error.cause.code).toBe('KLS_ERR_MANIFEST');
     expect(started.has(dirs.damaged)).toBe(false);
     await expectServing(serving);

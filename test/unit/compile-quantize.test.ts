@@ -7,6 +7,7 @@ import { planInt8 } from '../../src/compile/int8-plan.js';
 import { DataType, decodeModel, encodeModel, floatTensor, initializerMap, makeNode, readFloats, type ModelProto } from '../../src/compile/onnx-graph.js';
 import { quantizeDynamicInt8, quantizePerColumn } from '../../src/compile/quantize-int8.js';
 import { scaleRows, smoothingFactors } from '../../src/compile/smoothing.js';
+import { autoInt8Recipe } from '../../src/compile/targets.js';
 import { linearModel, makeModel, maxAbsDiff, opTypes, randomFloats, runOnce, valueInfo } from './compile-fixtures.js';
 
 const X = new ort.Tensor('float32', randomFloats(4 * 32, 42, 1), [4, 32]);
@@ -200,5 +201,14 @@ describe('smoothing', () => {
 describe('int8KernelSaturates', () => {
   it('answers from a real ONNX Runtime run', async () => {
     expect(typeof (await int8KernelSaturates())).toBe('boolean');
+  });
+});
+
+describe('autoInt8Recipe', () => {
+  it('picks by weight range and keeps what the user chose', () => {
+    const auto = { perToken: 'auto', smoothing: undefined, smoothAt: 'auto', embeddings: true } as const;
+    expect(autoInt8Recipe(auto, false)).toEqual({ perToken: 'down', smoothing: 0.75, smoothAt: 'norm' });
+    expect(autoInt8Recipe(auto, true)).toEqual({ perToken: 'all', smoothing: 0.5, smoothAt: 'all' });
+    expect(autoInt8Recipe({ perToken: 'none', smoothing: 0, smoothAt: 'all', embeddings: false }, false)).toEqual({ perToken: 'none', smoothing: 0, smoothAt: 'all' });
   });
 });
