@@ -12,62 +12,18 @@ import { join } from 'node:path';
 import type { ModelManifest, Target } from '../model/manifest.js';
 import { activationRanges, type CalibrationInput } from './calibrate.js';
 import { DEFAULT_FP32_OPS, convertToFp16 } from './fp16.js';
-import { decodeModel, encodeModel, graphOf, type ModelProto } from './onnx-graph.js';
+import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
 import { int8KernelSaturates } from './int8-kernel.js';
-import type { Int8PerToken, Int8SmoothAt, Int8Weights } from './options.js';
-
-export interface Int8Recipe {
-  perToken: Int8PerToken | 'auto';
-  /** SmoothQuant strength, 0 = off; undefined: by the weight range. */
-  smoothing: number | undefined;
-  /** Which activations are smoothed: those a normalization produced (LayerNorm outputs), or all. */
-  smoothAt: Int8SmoothAt | 'auto';
-  embeddings: boolean;
-}
-
-// A down-projection's input is scaled per token only when its calibrated channel maxima are this uneven
-// (largest over median): in MiniLM-L6 the GELU outputs of layers 0-3 run 7.6-16x, of layers 4-5 under 4x,
-// and per-token scaling of the last two gained no agreement (99.49% either way) for its cost.
-const PER_TOKEN_OUTLIER_RATIO = 6;
-const NORMALIZATIONS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
-
-/**
- * What 'auto' picks, by weight range (itself probed from the CPU unless forced). Measured on the shipped
- * MiniLM-L6 classifier (bench --int8 has the ablation; label agreement with fp32 on 3550 held-out texts,
- * choices made on the 3550 validation texts):
- *   8-bit (VNNI): per-token scaling only for the down-projections' inputs with outlier channels (the GELU
- *     outputs of layers 0-3) and smoothing α 0.75 of the LayerNorm outputs only: 99.49%, 1.2x the speed of
- *     per-token scaling and smoothing everywhere (99.21%). Without per-token 98.5%; per-token costs a few
- *     elementwise passes over each activation it scales, smoothing one Mul;
- *   7-bit (no VNNI, or a file for unknown CPUs): one bit less leaves too little resolution for that
- *     (98.9%), so per-token everywhere and α 0.5 everywhere: 99.38% (α 0.75: 98.99%).
- */
-export function autoInt8Recipe(recipe: Int8Recipe, sevenBit: boolean): { perToken: Int8PerToken; smoothing: number; smoothAt: Int8SmoothAt } {
-  return {
-    perToken: recipe.perToken !== 'auto' ? recipe.perToken : sevenBit ? 'all' : 'down',
-    smoothing: recipe.smoothing ?? (sevenBit ? 0.5 : 0.75),
-    smoothAt: recipe.smoothAt !== 'auto' ? recipe.smoothAt : sevenBit ? 'all' : 'norm',
-  };
-}
-
-/** Per-channel max ratio, largest over median: how uneven an activation's channels run. */
-function outlierRatio(amax: Float32Array | undefined): number {
-  if (!amax || amax.length === 0) return Infinity;
-  const sorted = Float32Array.from(amax).sort();
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
-  return median > 0 ? (sorted[sorted.length - 1] as number) / median : Infinity;
-}
-
-/** The activations a normalization node produced. */
-function normalizationOutputs(model: ModelProto): Set<string> {
-  return new Set((graphOf(model).node ?? []).filter((n) => NORMALIZATIONS.has(n.opType ?? '')).flatMap((n) => n.output ?? []));
-}
-import { planInt8, plannedActivations, type KeptWeight, type NodePlan } from './int8-plan.js';
+import type { Int8Weights } from './options.js';
+import { autoInt8Recipe, perTokenFilter, perTokenWhich, smoothedRanges, type Int8Recipe } from './int8-recipe.js';
+import { planInt8, plannedActivations, type KeptWeight } from './int8-plan.js';
 import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
 import { discoverTensorTypes } from './value-types.js';
 
 export type Quantizer = (model: ModelProto, options: QuantizeInt8Options) => QuantizeInt8Report;
+
+export type { Int8Recipe } from './int8-recipe.js';
 
 export interface BuildContext {
   source: Uint8Array;
@@ -151,11 +107,10 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   const reduceRange = ctx.int8Weights === 'auto' ? await int8KernelSaturates() : ctx.int8Weights === '7';
   const r = { ...ctx.int8Recipe, ...autoInt8Recipe(ctx.int8Recipe, reduceRange) };
   const ranges = r.smoothing > 0 || r.perToken === 'down' ? await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads }) : undefined;
-  const norms = normalizationOutputs(model);
-  const smoothed = ranges && r.smoothing > 0 ? new Map([...ranges].filter(([name]) => r.smoothAt === 'all' || norms.has(name))) : undefined;
+  const smoothed = smoothedRanges(model, ranges, r);
   const q = ctx.quantize(model, {
     ...(smoothed ? { smoothing: { ranges: smoothed, alpha: r.smoothing } } : {}),
-    perToken: r.perToken === 'all' ? true : r.perToken === 'down' ? (a: string, p: NodePlan) => p.k > p.n && outlierRatio(ranges?.get(a)) >= PER_TOKEN_OUTLIER_RATIO : false,
+    perToken: perTokenFilter(r.perToken, ranges),
     reduceRange,
     ...(r.embeddings ? { gatherTables: {} } : {}),
   });
@@ -181,7 +136,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     ctx.int8Recipe.smoothAt === 'auto' ? `smoothing at: ${r.smoothAt === 'norm' ? 'LayerNorm outputs' : 'every activation'}` : '',
   ].filter(Boolean);
   if (picked.length > 0) {
-    notes.push(`Picked for ${reduceRange ? '7-bit' : '8-bit'} weights: ${picked.join(', ')} (${reduceRange ? 'with one bit less, per-token scaling everywhere keeps label agreement' : 'per-token scaling only where tokens are most uneven keeps agreement at a fraction of its cost'}; --int8-per-token and --int8-smoothing choose otherwise).`);
+    notes.push(`Picked for ${reduceRange ? '7-bit' : '8-bit'} weights: ${picked.join(', ')} (${reduceRange ? 'with one bit less, per-token scaling everywhere keeps label agreement' : 'per-token scaling only where tokens are most uneven keeps agreement at a fraction of its cost'}; --int8-per-token, --int8-smoothing and --int8-smooth-at choose otherwise).`);
   }
   if (q.tables.length > 0) {
     notes.unshift('Embedding tables are int8 to make the file smaller, not the model faster: a lookup reads the int8 rows and dequantizes only the rows a batch uses, at about the cost of the fp32 lookup.');
@@ -194,7 +149,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
       "Constant-folded the graph with ONNX Runtime ('basic' level), so every Linear weight is a plain initializer.",
       (q.smoothed > 0
         ? `Measured per-channel activation ranges on ${ctx.calibration.texts.length} calibration texts and smoothed ${q.smoothed} activation tensor(s)${r.smoothAt === 'norm' ? ', the LayerNorm outputs' : ''} (SmoothQuant, α ${r.smoothing}: per-channel range moved from activations into weights, one Mul each); `
-        : 'No smoothing (--int8-smoothing 0); ') +
+        : 'No activation smoothed; ') +
         (q.perToken > 0
           ? `scaled ${q.perToken} activation tensor(s) per token, ${perTokenWhich(r.perToken)} (each row to [-1, 1] before quantization, the product scaled back), so that one quantization scale per call fits every token of those; `
           : 'no per-token scaling; ') +
@@ -256,12 +211,6 @@ async function buildCudaFp16(ctx: BuildContext): Promise<TargetBuild> {
       'NOT VERIFIED ON A GPU: compiled on a machine without one. Parity was measured with the CPU execution provider, where ONNX Runtime computes the fp16 ops that lack CPU kernels in fp32 (it inserts its own casts). That run checks fp16 weight and constant rounding, not fp16 arithmetic or speed on CUDA.',
     ],
   };
-}
-
-function perTokenWhich(which: Int8PerToken): string {
-  return which === 'all'
-    ? 'every quantized activation'
-    : `the inputs of the down-projections (K > N: in a transformer the feed-forward's GELU output) whose largest channel runs at least ${PER_TOKEN_OUTLIER_RATIO}x the median one`;
 }
 
 function describeKept(k: KeptWeight): string {

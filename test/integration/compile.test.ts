@@ -86,7 +86,7 @@ describe('compile the tiny trained model', () => {
   // The bench's ablation (bench/int8-bench.ts) builds these on the shipped model; here each must give a
   // valid model that passes the gate, and the report must say which steps ran.
   it.each([
-    [{ int8PerToken: 'none', int8Smoothing: 0 }, /No smoothing.*no per-token scaling/s],
+    [{ int8PerToken: 'none', int8Smoothing: 0 }, /No activation smoothed.*no per-token scaling/s],
     [{ int8PerToken: 'all', int8Smoothing: 0.5, int8Weights: '7' }, /smoothed \d+ activation tensor\(s\) \(SmoothQuant, α 0.5.*per token, every quantized activation/s],
     [{ int8PerToken: 'down', int8Embeddings: false }, /smoothed \d+ activation tensor\(s\), the LayerNorm outputs.*No embedding table .*was stored as int8/s],
   ] as const)('cpu-int8 ablation %j: passes the gate, report says what ran', async (options, said) => {

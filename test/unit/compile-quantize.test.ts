@@ -3,11 +3,11 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { int8KernelSaturates } from '../../src/compile/int8-kernel.js';
-import { planInt8 } from '../../src/compile/int8-plan.js';
+import { planInt8, type NodePlan } from '../../src/compile/int8-plan.js';
 import { DataType, decodeModel, encodeModel, floatTensor, initializerMap, makeNode, readFloats, type ModelProto } from '../../src/compile/onnx-graph.js';
 import { quantizeDynamicInt8, quantizePerColumn } from '../../src/compile/quantize-int8.js';
 import { scaleRows, smoothingFactors } from '../../src/compile/smoothing.js';
-import { autoInt8Recipe } from '../../src/compile/targets.js';
+import { autoInt8Recipe, perTokenFilter } from '../../src/compile/int8-recipe.js';
 import { linearModel, makeModel, maxAbsDiff, opTypes, randomFloats, runOnce, valueInfo } from './compile-fixtures.js';
 
 const X = new ort.Tensor('float32', randomFloats(4 * 32, 42, 1), [4, 32]);
@@ -210,5 +210,18 @@ describe('autoInt8Recipe', () => {
     expect(autoInt8Recipe(auto, false)).toEqual({ perToken: 'down', smoothing: 0.75, smoothAt: 'norm' });
     expect(autoInt8Recipe(auto, true)).toEqual({ perToken: 'all', smoothing: 0.5, smoothAt: 'all' });
     expect(autoInt8Recipe({ perToken: 'none', smoothing: 0, smoothAt: 'all', embeddings: false }, false)).toEqual({ perToken: 'none', smoothing: 0, smoothAt: 'all' });
+  });
+});
+
+describe('perTokenFilter', () => {
+  it("'down' scales a down-projection's input only when its largest channel runs at least 6x the median one", () => {
+    const plan = (k: number, n: number): NodePlan => ({ node: {}, activation: 'a', weightKey: 'w', kn: new Float32Array(0), k, n });
+    const ranges = new Map([['outliers', Float32Array.from([1, 1, 1, 7])], ['even', Float32Array.from([1, 2, 2, 3])]]);
+    const down = perTokenFilter('down', ranges) as (a: string, p: NodePlan) => boolean;
+    expect(down('outliers', plan(1536, 384))).toBe(true);
+    expect(down('even', plan(1536, 384))).toBe(false);
+    expect(down('outliers', plan(384, 1536))).toBe(false); // an up-projection
+    expect(perTokenFilter('all', ranges)).toBe(true);
+    expect(perTokenFilter('none', ranges)).toBe(false);
   });
 });
