@@ -1,6 +1,7 @@
 // klassify compile: turn an ONNX text classifier into compiled-models/<name>/<target>/ (see src/compile).
 import { Command, Option } from 'commander';
-import { compileModel, progressFor, quantizeDynamicInt8, renderEvalReport, type CompileDeps } from '../compile/index.js';
+import { compileModel, progressFor, quantizeDynamicInt8, renderEvalReport, type CompileDeps, type CompileOptions } from '../compile/index.js';
+import { INT8_PER_TOKEN, INT8_SMOOTH_AT } from '../compile/options.js';
 import { TARGETS } from '../model/manifest.js';
 import { info, printJson } from './output.js';
 
@@ -22,9 +23,9 @@ export function compileCommand(): Command {
     .option('--threads <n>', 'ONNX Runtime threads for the parity and benchmark runs (default 1, as in one pool worker)')
     .addOption(new Option('--opt-level <level>', 'saved graph optimization for the cpu targets: extended (portable) or all (this CPU kind only)').choices(['extended', 'all']).default('extended'))
     .addOption(new Option('--int8-weights <bits>', 'cpu-int8 weight range: auto (probe this CPU: 7-bit without VNNI), 7 (exact on every x86 CPU: for a model shipped to unknown machines) or 8').choices(['auto', '7', '8']).default('auto'))
-    .addOption(new Option('--int8-per-token <which>', 'cpu-int8: activations scaled per token before quantization: down (the down-projections, K > N: the feed-forward outputs), all, none, or auto (down with 8-bit weights, all with 7-bit)').choices(['auto', 'down', 'all', 'none']).default('auto'))
+    .addOption(new Option('--int8-per-token <which>', 'cpu-int8: activations scaled per token before quantization: down (the down-projections, K > N: the feed-forward outputs), all, none, or auto (down with 8-bit weights, all with 7-bit)').choices([...INT8_PER_TOKEN]).default('auto'))
     .option('--int8-smoothing <alpha>', 'cpu-int8: SmoothQuant strength, 0 (off) to 1 (default: 0.75 with 8-bit weights, 0.5 with 7-bit)')
-    .addOption(new Option('--int8-smooth-at <which>', 'cpu-int8: activations smoothed: norm (LayerNorm outputs), all, or auto (norm with 8-bit weights, all with 7-bit)').choices(['auto', 'norm', 'all']).default('auto'))
+    .addOption(new Option('--int8-smooth-at <which>', 'cpu-int8: activations smoothed: norm (LayerNorm outputs), all, or auto (norm with 8-bit weights, all with 7-bit)').choices([...INT8_SMOOTH_AT]).default('auto'))
     .option('--no-int8-embeddings', 'cpu-int8: keep the embedding tables fp32')
     .option('--json', 'print the manifest as JSON on stdout instead of the folder path')
     // Hidden: corrupts the int8 scales so end-to-end tests can watch the parity gate refuse a broken model.
@@ -50,9 +51,9 @@ export function compileCommand(): Command {
         threads: opts.threads === undefined ? undefined : Number(opts.threads),
         optimizationLevel: opts.optLevel as 'extended' | 'all',
         int8Weights: opts.int8Weights as 'auto' | '7' | '8',
-        int8PerToken: opts.int8PerToken as 'auto' | 'down' | 'all' | 'none',
+        int8PerToken: opts.int8PerToken as CompileOptions['int8PerToken'],
         int8Smoothing: opts.int8Smoothing === undefined ? undefined : Number(opts.int8Smoothing),
-        int8SmoothAt: opts.int8SmoothAt as 'auto' | 'norm' | 'all',
+        int8SmoothAt: opts.int8SmoothAt as CompileOptions['int8SmoothAt'],
         int8Embeddings: opts.int8Embeddings !== false,
       }, deps);
       const { parity } = result.manifest;

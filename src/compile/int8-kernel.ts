@@ -10,6 +10,9 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel, floatTensor, int8Tensor, makeNode, onnx } from './onnx-graph.js';
 
+/** How the compile names each weight range in the manifest's quantization details (targets.ts). */
+export const WEIGHT_RANGE_LABEL = { 7: '7-bit ([-63, 63])', 8: '8-bit ([-127, 127])' } as const;
+
 let cached: Promise<boolean> | undefined;
 
 /** True when int8 weights must stay within 7 bits on this machine (see above). Cached per process. */
@@ -47,6 +50,6 @@ async function probe(): Promise<boolean> {
  * (no VNNI): it runs, but its labels drift from what its report promises. Undefined when all is well.
  */
 export async function int8WeightsWarning(quantizationDetails: string): Promise<string | undefined> {
-  if (!quantizationDetails.includes('8-bit ([-127, 127]) weights') || !(await int8KernelSaturates())) return undefined;
+  if (!quantizationDetails.includes(`${WEIGHT_RANGE_LABEL[8]} weights`) || !(await int8KernelSaturates())) return undefined;
   return "warning: this model's int8 weights use the full 8-bit range, which this CPU's int8 kernel saturates (no VNNI): expect more labels to differ from its fp32 source than its report says. Compile it here (klassify compile --target cpu-int8: 7-bit weights on this CPU) for exact results.";
 }

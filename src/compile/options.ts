@@ -51,7 +51,7 @@ export interface CompileOptions {
    * cpu-int8 steps, each measured in the bench's ablation (--int8-per-token, --int8-smoothing,
    * --no-int8-embeddings): which activations are scaled per token ('down': those of the down-projections,
    * K > N, the feed-forward outputs of a transformer; 'all'; 'none'; 'auto': by the weight range, see
-   * targets.ts), the SmoothQuant strength (0 = off; absent: by the weight range), and whether embedding
+   * int8-recipe.ts), the SmoothQuant strength (0 = off; absent: by the weight range), and whether embedding
    * tables are stored int8.
    */
   int8PerToken?: Int8PerToken | 'auto';

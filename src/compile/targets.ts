@@ -14,7 +14,7 @@ import { activationRanges, type CalibrationInput } from './calibrate.js';
 import { DEFAULT_FP32_OPS, convertToFp16 } from './fp16.js';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
-import { int8KernelSaturates } from './int8-kernel.js';
+import { WEIGHT_RANGE_LABEL, int8KernelSaturates } from './int8-kernel.js';
 import type { Int8Weights } from './options.js';
 import { autoInt8Recipe, perTokenFilter, perTokenWhich, smoothedRanges, type Int8Recipe } from './int8-recipe.js';
 import { planInt8, plannedActivations, type KeptWeight } from './int8-plan.js';
@@ -114,7 +114,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     reduceRange,
     ...(r.embeddings ? { gatherTables: {} } : {}),
   });
-  const bits = reduceRange ? '7-bit ([-63, 63])' : '8-bit ([-127, 127])';
+  const bits = WEIGHT_RANGE_LABEL[reduceRange ? 7 : 8];
   ctx.step(`optimize graph (${ctx.level})`);
   const bytes = await ortPass(ctx, encodeModel(model), ctx.level, 'optimized.onnx');
   const kept = q.keptFp32.map(describeKept);
