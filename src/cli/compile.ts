@@ -27,6 +27,7 @@ export function compileCommand(): Command {
     .option('--int8-smoothing <alpha>', 'cpu-int8: SmoothQuant strength, 0 (off) to 1 (default: 0.75 with 8-bit weights, 0.5 with 7-bit)')
     .addOption(new Option('--int8-smooth-at <which>', 'cpu-int8: activations smoothed: norm (LayerNorm outputs), all, or auto (norm with 8-bit weights, all with 7-bit)').choices([...INT8_SMOOTH_AT]).default('auto'))
     .option('--no-int8-embeddings', 'cpu-int8: keep the embedding tables fp32')
+    .option('--int8-fuse-attention', 'cpu-int8: each self-attention block as one com.microsoft QAttention where the graph allows (same labels; no faster on MiniLM-L6 here)')
     .option('--json', 'print the manifest as JSON on stdout instead of the folder path')
     // Hidden: corrupts the int8 scales so end-to-end tests can watch the parity gate refuse a broken model.
     .addOption(new Option('--x-damage-int8-scales').hideHelp())
@@ -55,6 +56,7 @@ export function compileCommand(): Command {
         int8Smoothing: opts.int8Smoothing === undefined ? undefined : Number(opts.int8Smoothing),
         int8SmoothAt: opts.int8SmoothAt as CompileOptions['int8SmoothAt'],
         int8Embeddings: opts.int8Embeddings !== false,
+        int8FuseAttention: opts.int8FuseAttention === true,
       }, deps);
       const { parity } = result.manifest;
       if (parity) info(`parity: ${(parity.agreement * 100).toFixed(2)}% agreement on ${parity.count} texts${parity.forced ? ' (FAILED, forced)' : ''}`);

@@ -11,6 +11,8 @@ export interface Int8Recipe {
   /** Which activations are smoothed: those a normalization produced (LayerNorm outputs), or all. */
   smoothAt: Int8SmoothAt | 'auto';
   embeddings: boolean;
+  /** Self-attention blocks as one QAttention each (fuse-attention.ts). */
+  fuseAttention: boolean;
 }
 
 // A down-projection's input is scaled per token only when its calibrated channel maxima are this uneven

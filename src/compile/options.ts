@@ -59,6 +59,12 @@ export interface CompileOptions {
   /** Smoothed activations: 'norm' (LayerNorm outputs), 'all', or 'auto' (norm with 8-bit weights, all with 7-bit). */
   int8SmoothAt?: Int8SmoothAt | 'auto';
   int8Embeddings?: boolean;
+  /**
+   * cpu-int8 (--int8-fuse-attention): each self-attention block becomes one QAttention (packed int8 Q/K/V GEMM,
+   * fused softmax) where the graph has the pattern (fuse-attention.ts). Off by default: on the shipped
+   * MiniLM-L6 it gave no speed (bench --int8: 'attention fused'), the same labels.
+   */
+  int8FuseAttention?: boolean;
   gate?: Partial<ParityGate>;
 }
 
@@ -88,6 +94,7 @@ export interface ResolvedCompileOptions {
   int8Smoothing: number | undefined;
   int8SmoothAt: Int8SmoothAt | 'auto';
   int8Embeddings: boolean;
+  int8FuseAttention: boolean;
   gate: ParityGate;
 }
 
@@ -139,6 +146,7 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
     int8Smoothing,
     int8SmoothAt,
     int8Embeddings: options.int8Embeddings ?? true,
+    int8FuseAttention: options.int8FuseAttention ?? false,
     maxLength,
     force: options.force ?? false,
     version: options.version?.trim(),

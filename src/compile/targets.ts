@@ -18,6 +18,7 @@ import { WEIGHT_RANGE_LABEL, int8KernelSaturates } from './int8-kernel.js';
 import type { Int8Weights } from './options.js';
 import { autoInt8Recipe, perTokenFilter, perTokenWhich, smoothedRanges, type Int8Recipe } from './int8-recipe.js';
 import { planInt8, plannedActivations, type KeptWeight } from './int8-plan.js';
+import { fuseInt8Attention } from './fuse-attention.js';
 import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
 import { discoverTensorTypes } from './value-types.js';
 
@@ -116,7 +117,12 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   });
   const bits = WEIGHT_RANGE_LABEL[reduceRange ? 7 : 8];
   ctx.step(`optimize graph (${ctx.level})`);
-  const bytes = await ortPass(ctx, encodeModel(model), ctx.level, 'optimized.onnx');
+  let bytes = await ortPass(ctx, encodeModel(model), ctx.level, 'optimized.onnx');
+  // After ORT's fusions: the pattern fuse-attention.ts looks for is the one ORT leaves (MatMulIntegerToFloat,
+  // FusedMatMul), and ORT has no pass of its own that turns it into QAttention.
+  const optimized = decodeModel(bytes, 'optimized int8 model');
+  const attention = r.fuseAttention ? fuseInt8Attention(optimized, ctx.calibration.inputs.attentionMask) : undefined;
+  if (attention && attention.fused > 0) bytes = encodeModel(optimized);
   const kept = q.keptFp32.map(describeKept);
   const tables = q.tables.map((t) => `${t.name} ${t.shape.join('x')}, ${mb(t.bytesBefore)} → ${mb(t.bytesAfter)}`);
   const tableBytes = q.tables.reduce((a, t) => ({ before: a.before + t.bytesBefore, after: a.after + t.bytesAfter }), { before: 0, after: 0 });
@@ -165,11 +171,12 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
         (q.keptTables.length > 0 ? ` Kept in fp32: ${q.keptTables.map(describeKept).join('; ')}.` : '') +
         ` Int8 parameters: ${q.int8Params.toLocaleString('en-US')}; fp32 parameters left: ${q.fp32Params.toLocaleString('en-US')}.`,
       `Optimized the quantized graph with ONNX Runtime ('${ctx.level}' level) and saved the result.`,
+      describeAttention(attention),
     ],
     optimization: optimization(ctx.level),
     quantization: {
       kind: 'dynamic-int8',
-      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul (${q.shared} shared activations: MatMulInteger), per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.perToken} scaled per token (${r.perToken}), ${q.smoothed} smoothed (α ${r.smoothing}, at ${r.smoothAt}), ${kept.length} small weight(s) kept fp32; ` +
+      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul (${q.shared} shared activations: MatMulInteger), per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.perToken} scaled per token (${r.perToken}), ${q.smoothed} smoothed (α ${r.smoothing}, at ${r.smoothAt}), ${kept.length} small weight(s) kept fp32, ${attention?.fused ?? 0} attention block(s) as QAttention; ` +
         (q.tables.length > 0
           ? `${q.tables.length} embedding table(s) int8, per-row symmetric 8-bit, dequantized after the lookup (Gather → Cast → Mul by the gathered row scales): ${q.tables.map((t) => t.name).join(', ')}, ${mb(tableBytes.before)} → ${mb(tableBytes.after)}` +
             (q.keptTables.length > 0 ? `; ${q.keptTables.length} table(s) kept fp32` : '')
@@ -211,6 +218,13 @@ async function buildCudaFp16(ctx: BuildContext): Promise<TargetBuild> {
       'NOT VERIFIED ON A GPU: compiled on a machine without one. Parity was measured with the CPU execution provider, where ONNX Runtime computes the fp16 ops that lack CPU kernels in fp32 (it inserts its own casts). That run checks fp16 weight and constant rounding, not fp16 arithmetic or speed on CUDA.',
     ],
   };
+}
+
+function describeAttention(a: ReturnType<typeof fuseInt8Attention> | undefined): string {
+  if (!a) return 'Self-attention kept as separate nodes (--int8-fuse-attention not given).';
+  if (a.fused === 0) return `No self-attention block fused${a.skipped.length > 0 ? ` (${[...new Set(a.skipped.map((s) => s.replace(/^[^:]*: /, '')))].join('; ')})` : ''}.`;
+  return `Fused ${a.fused} self-attention block(s) into com.microsoft QAttention (${[...new Set(a.heads)].join('/')} heads): Q, K and V as one packed int8 GEMM on the shared quantized activation, the heads' scores, padding mask, softmax and context in one kernel, in place of three MatMulIntegerToFloat, Reshape/Transpose pairs, FusedMatMul, Add, Softmax and MatMul.` +
+    (a.skipped.length > 0 ? ` Left unfused: ${a.skipped.join('; ')}.` : '');
 }
 
 function describeKept(k: KeptWeight): string {

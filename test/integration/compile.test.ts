@@ -45,6 +45,7 @@ describe('compile the tiny trained model', () => {
     const ops = compiled.graph!.node!.map((n) => n.opType);
     expect(ops.filter((op) => op === 'DynamicQuantizeMatMul')).toHaveLength(6);
     expect(ops.filter((op) => op === 'MatMulIntegerToFloat')).toHaveLength(6);
+    expect(r.report).toMatch(/Self-attention kept as separate nodes/);
     expect(compiled.graph!.initializer!.some((t) => t.dataType === DataType.INT8)).toBe(true);
     // The word-embedding table is int8 too (per-row scales), so the file is about a quarter of the source.
     expect(compiled.graph!.initializer!.some((t) => t.name === 'encoder.embeddings.word_embeddings.weight')).toBe(false);
@@ -89,6 +90,9 @@ describe('compile the tiny trained model', () => {
     [{ int8PerToken: 'none', int8Smoothing: 0 }, /No activation smoothed.*no per-token scaling/s],
     [{ int8PerToken: 'all', int8Smoothing: 0.5, int8Weights: '7' }, /smoothed \d+ activation tensor\(s\) \(SmoothQuant, α 0.5.*per token, every quantized activation/s],
     [{ int8PerToken: 'down', int8Embeddings: false }, /smoothed \d+ activation tensor\(s\), the LayerNorm outputs.*No embedding table .*was stored as int8/s],
+    [{ int8FuseAttention: true }, /Fused 2 self-attention block\(s\) into com\.microsoft QAttention \(2 heads\)/],
+    // Per-token scaling of the Q/K/V input leaves no MatMulIntegerToFloat to pack: the report says why.
+    [{ int8FuseAttention: true, int8PerToken: 'all', int8Weights: '8' }, /No self-attention block fused \(query: projection is not an int8 MatMulIntegerToFloat\)/],
   ] as const)('cpu-int8 ablation %j: passes the gate, report says what ran', async (options, said) => {
     const r = await compileModel({ ...base, name: `ablation-${Object.values(options).join('-')}`, bench: false, ...options });
     expect(r.manifest.parity).toMatchObject({ passed: true, forced: false });

@@ -78,4 +78,9 @@ describe('training/evalmetrics.py (the Python twin)', () => {
     const r = await run('python3', [join(packageRoot, 'training', 'test_evalmetrics.py')], { cwd: packageRoot });
     expect(r.stderr).toMatch(/Ran \d+ tests[\s\S]*\nOK\s*$/);
   });
+
+  it('the out-of-domain sets\' preparation passes its test on a tiny fixture (training/test_prepare_ood.py)', async () => {
+    const r = await run('python3', [join(packageRoot, 'training', 'test_prepare_ood.py')], { cwd: packageRoot });
+    expect(r.stderr).toMatch(/Ran \d+ tests[\s\S]*\nOK\s*$/);
+  });
 });
