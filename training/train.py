@@ -306,6 +306,9 @@ def main() -> None:
                     help="social: normalize.py's rules written into the tokenizer (train and serve alike)")
     ap.add_argument("--soft-targets", help="teacher logits JSONL ({id, logits} per training example, teacher.py): "
                     "the loss mixes the hard-label loss with the KL divergence to the teacher's distribution")
+    ap.add_argument("--transfer", help="unlabeled transfer set JSONL ({id, text}); with --transfer-logits, trained on "
+                    "the teacher term alone (distillation on texts without gold labels)")
+    ap.add_argument("--transfer-logits", help="teacher logits JSONL for --transfer (teacher.py --label-only)")
     ap.add_argument("--distill-alpha", type=float, default=0.5, help="share of the teacher term in the loss")
     ap.add_argument("--distill-temperature", type=float, default=2.0)
     args = ap.parse_args()
@@ -358,6 +361,24 @@ def main() -> None:
         teacher = [by_id[r["id"]] for r in splits["train"]]
         agree = np.mean([int(np.argmax(t)) == yy for t, yy in zip(teacher, y["train"])])
         log(f"teacher logits for all {len(teacher)} training examples; teacher argmax = gold label on {agree:.1%}")
+    # 1 for examples with a gold label, 0 for transfer texts (only the teacher term is trained on them).
+    has_gold = [1.0] * len(enc["train"])
+    if args.transfer:
+        if teacher is None or not args.transfer_logits:
+            sys.exit("--transfer needs --soft-targets and --transfer-logits")
+        rows = read_jsonl(args.transfer)
+        if args.limit_train:
+            rows = rows[: args.limit_train]
+        by_id = {r["id"]: r["logits"] for r in read_jsonl(args.transfer_logits)}
+        if any(r["id"] not in by_id for r in rows):
+            sys.exit("--transfer-logits misses texts of --transfer")
+        enc["train"] += encode(train_tok, [r["text"] for r in rows])
+        teacher += [by_id[r["id"]] for r in rows]
+        # the class weight of a transfer text is its teacher label's (its gold label is never read)
+        y["train"] += [int(np.argmax(by_id[r["id"]])) for r in rows]
+        weights += [1.0] * len(rows)
+        has_gold += [0.0] * len(rows)
+        log(f"transfer set: {len(rows)} texts without gold labels, teacher term only")
     extra_enc = {n: encode(train_tok, [r["text"] for r in rows]) for n, rows in extra_val.items()}
     extra_y = {n: [lab[r["label"]] for r in rows] for n, rows in extra_val.items()}
     n_trunc = sum(1 for s in enc["train"] if len(s) >= args.max_length)
@@ -365,7 +386,7 @@ def main() -> None:
         f"; train tokens/example mean {np.mean([len(s) for s in enc['train']]):.1f}, "
         f"max {max(len(s) for s in enc['train'])}, truncated {n_trunc}")
 
-    counts = np.bincount(y["train"], minlength=len(LABELS)).astype(np.float64)
+    counts = np.bincount([yy for yy, g in zip(y["train"], has_gold) if g], minlength=len(LABELS)).astype(np.float64)
     class_weights = (counts.sum() / (len(LABELS) * counts)).tolist()
     log(f"class counts {counts.tolist()} -> weights {[round(w, 4) for w in class_weights]}")
 
@@ -392,9 +413,10 @@ def main() -> None:
     cw = torch.tensor(class_weights, dtype=torch.float32)
     loss_each = torch.nn.CrossEntropyLoss(weight=cw, label_smoothing=args.label_smoothing, reduction="none")
 
-    def loss_fn(logits, target, w, soft=None):
+    def loss_fn(logits, target, w, soft=None, gold=None):
         # the class-weighted mean of CrossEntropyLoss, with each example also weighted by w
-        hard = (loss_each(logits, target) * w).sum() / (cw[target] * w).sum()
+        wg = w if gold is None else w * gold
+        hard = (loss_each(logits, target) * wg).sum() / (cw[target] * wg).sum().clamp(min=1e-9)
         if soft is None:
             return hard
         # Distillation (Hinton et al. 2015): KL(teacher || student) at temperature T, scaled by T^2 so its
@@ -423,7 +445,8 @@ def main() -> None:
             w = torch.tensor([weights[i] for i in idx], dtype=torch.float32)
             logits = model(ids, mask, tt)
             soft = torch.tensor([teacher[i] for i in idx], dtype=torch.float32) if teacher is not None else None
-            loss = loss_fn(logits, target, w, soft)
+            gold = torch.tensor([has_gold[i] for i in idx], dtype=torch.float32) if args.transfer else None
+            loss = loss_fn(logits, target, w, soft, gold)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()
@@ -646,7 +669,9 @@ def main() -> None:
             **({"train_file": os.path.basename(args.train_file)} if args.train_file else {}),
             **({"label_smoothing": args.label_smoothing} if args.label_smoothing else {}),
             **({"distillation": {"soft_targets": os.path.basename(args.soft_targets), "alpha": args.distill_alpha,
-                                 "temperature": args.distill_temperature}} if args.soft_targets else {}),
+                                 "temperature": args.distill_temperature,
+                                 **({"transfer": os.path.basename(args.transfer)} if args.transfer else {})}}
+               if args.soft_targets else {}),
             **({"example_weights": "per-example 'weight' field (crowd confidence)"} if args.use_weights else {}),
             **({"normalizer": "social (training/normalize.py rules in tokenizer.json)"}
                if args.normalizer != "none" else {}),
