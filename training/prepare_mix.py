@@ -141,21 +141,30 @@ def main() -> None:
     draw(pool, LABELS, args.rt_per_class, "rt-dev-half", "rt")
 
     imdb_rows: list[dict] = []
-    uci: list[str] = []
+    # A review holds a uci sentence if one of its 20-character windows starts one (then checked in full):
+    # a set lookup per character instead of a substring search per uci sentence.
+    uci_starts: dict[str, list[str]] = collections.defaultdict(list)
     if args.imdb_csv:
-        uci = [dedup_key(it["text"]) for it in read_jsonl(os.path.join(args.ood_dir, "uci-reviews.jsonl"))]
-        uci = [k for k in uci if len(k) >= 20]  # a few-word sentence would match anywhere
+        for it in read_jsonl(os.path.join(args.ood_dir, "uci-reviews.jsonl")):
+            k = dedup_key(it["text"])
+            if len(k) >= 20:  # a few-word sentence would match anywhere
+                uci_starts[k[:20]].append(k)
         with open(args.imdb_csv, encoding="utf-8", newline="") as f:
             imdb_rows = list(csv.DictReader(f))
+
+    def holds_uci(key: str) -> bool:
+        return any(k in key for i in range(len(key) - 19) for k in uci_starts.get(key[i:i + 20], ()))
+
+    def review_text(row: dict) -> str:
+        return WS.sub(" ", re.sub(r"<br\s*/?>", " ", row["review"])).strip()
+
     if imdb_rows and args.imdb_per_class > 0:
-        rows = imdb_rows
         pool = collections.defaultdict(list)
-        for i, row in enumerate(rows):
-            text = WS.sub(" ", re.sub(r"<br\s*/?>", " ", row["review"])).strip()
+        for i, row in enumerate(imdb_rows):
+            text = review_text(row)
             if row["sentiment"] not in ("negative", "positive") or len(text.split()) > args.imdb_max_words:
                 continue
-            key = dedup_key(text)
-            if any(k in key for k in uci):
+            if holds_uci(dedup_key(text)):
                 stats["imdb_dropped_holding_uci_sentence"] += 1
                 continue
             pool[row["sentiment"]].append({"id": f"imdb-{i:05d}", "text": text})
@@ -164,15 +173,6 @@ def main() -> None:
     if args.transfer_out:
         if not imdb_rows:
             sys.exit("--transfer-out needs --imdb-csv")
-        # A review holds a uci sentence if one of its 20-character windows starts one (then checked in full):
-        # a set lookup per character instead of a substring search per uci sentence.
-        starts = collections.defaultdict(list)
-        for k in uci:
-            starts[k[:20]].append(k)
-
-        def holds_uci(key: str) -> bool:
-            return any(k in key for i in range(len(key) - 19) for k in starts.get(key[i:i + 20], ()))
-
         trng = random.Random(args.seed + 1)  # its own stream: the mix's order stays what it is without a transfer set
         order = list(range(len(imdb_rows)))
         trng.shuffle(order)
@@ -180,7 +180,7 @@ def main() -> None:
         for i in order:
             if len(transfer) >= args.transfer_size:
                 break
-            review = WS.sub(" ", re.sub(r"<br\s*/?>", " ", imdb_rows[i]["review"])).strip()
+            review = review_text(imdb_rows[i])
             if holds_uci(dedup_key(review)):
                 stats["transfer_dropped_review_holding_uci_sentence"] += 1
                 continue
