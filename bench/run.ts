@@ -489,7 +489,7 @@ async function memoryOnly(): Promise<void> {
 async function int8Only(): Promise<void> {
   const fp32 = args.fp32 ?? process.env.KLASSIFY_FP32_MODEL;
   if (fp32 === undefined || !existsSync(fp32)) {
-    throw new Error('bench --int8 builds every model from the fp32 source: give --fp32 <model.onnx> or KLASSIFY_FP32_MODEL (training/run.sh writes /work/artifacts/model-src-v2/model.onnx)');
+    throw new Error('bench --int8 builds every model from the fp32 source: give --fp32 <model.onnx> or KLASSIFY_FP32_MODEL (training/run.sh writes /work/artifacts/model-src-distill-imdb/model.onnx)');
   }
   mkdirSync(outDir, { recursive: true });
   await benchInt8({ modelDir, fp32, quick, outDir, log });

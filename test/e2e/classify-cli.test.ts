@@ -96,7 +96,12 @@ describe('klassify classify', () => {
     expect(brief('switch')).toEqual([['Northwind', 'Northwind', 'negative'], ['Kestrel', 'Kestrel', 'positive']]);
     expect(brief('alias')).toEqual([['Kestrel', 'Kestrel Telecom', 'positive']]);
     expect(brief('kettle')).toEqual([['Copper Kettle', 'copper kettle', 'negative']]);
-    expect(brief('emoji')).toEqual([['Kestrel', '#kestrel', 'negative']]);
+    // One brand: the mention takes the post's own label and scores. Which label that is stays the model's
+    // call: the default model reads this post as neutral (0.45, negative 0.35), where v2 read it as negative;
+    // a known miss of the model (training/README.md), not of the brand logic, so only the mechanism is asserted.
+    const emoji = lines.get('emoji')!;
+    expect(brief('emoji')).toEqual([['Kestrel', '#kestrel', emoji.label]]);
+    for (const [k, v] of Object.entries(emoji.scores!)) expect(emoji.brands[0]!.scores[k]).toBeCloseTo(v, 9);
     // "the bird" suppresses Kestrel and the result says so; case-sensitive Kestrel is not "kestrel".
     expect(lines.get('bird')).toMatchObject({ brands: [], excludedBrands: [{ brand: 'Kestrel', phrase: 'the bird' }] });
     expect(lines.get('case')).toMatchObject({ brands: [], excludedBrands: [] });

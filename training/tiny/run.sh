@@ -10,8 +10,8 @@
 #   TINY_PYTHON           default $KLASSIFY_TRAIN_CACHE/venv-train/bin/python
 #   TINY_OUT              default <repo>/test/fixtures/models/tiny-sentiment
 #   TINY_THREADS          torch threads (default 1: kind to a machine that is training something else)
-#   HELDOUT_REF           the big model's heldout.jsonl, to check the split (default /work/artifacts/model-src-v2/heldout.jsonl,
-#                         the shipped v2 run's; v1 and v2 use the same split, training/data-split.json)
+#   HELDOUT_REF           the big model's heldout.jsonl, to check the split (default /work/artifacts/model-src-distill-imdb/heldout.jsonl,
+#                         the shipped run's; every recipe uses the same split, training/data-split.json)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +20,7 @@ CACHE="${KLASSIFY_TRAIN_CACHE:-/work/cache}"
 PY="${TINY_PYTHON:-$CACHE/venv-train/bin/python}"
 OUT="${TINY_OUT:-$REPO/test/fixtures/models/tiny-sentiment}"
 THREADS="${TINY_THREADS:-1}"
-HELDOUT_REF="${HELDOUT_REF:-/work/artifacts/model-src-v2/heldout.jsonl}"
+HELDOUT_REF="${HELDOUT_REF:-/work/artifacts/model-src-distill-imdb/heldout.jsonl}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/klassify-tiny.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
