@@ -22,9 +22,10 @@ const PER_TOKEN_OUTLIER_RATIO = 6;
 const NORMALIZATIONS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
 /**
- * What 'auto' picks, by weight range (itself probed from the CPU unless forced). Measured on the shipped
- * MiniLM-L6 classifier (bench --int8 has the ablation; label agreement with fp32 on 3550 held-out texts,
- * choices made on the 3550 validation texts):
+ * What 'auto' picks, by weight range (itself probed from the CPU unless forced). Measured on the v2
+ * MiniLM-L6 classifier, the default model before the distilled one (which gets the same picks, at 99.38%);
+ * bench --int8 has the ablation; label agreement with fp32 on 3550 held-out texts, choices made on the 3550
+ * validation texts:
  *   8-bit (VNNI): per-token scaling only for the down-projections' inputs with outlier channels (the GELU
  *     outputs of layers 0-3) and smoothing α 0.75 of the LayerNorm outputs only: 99.49%, 1.28x the speed of the
  *     recipe shipped before it (7-bit below: 99.38%). Without per-token 98.5%; per-token costs a few
