@@ -17,6 +17,7 @@ import { decodeModel, encodeModel } from '../src/compile/onnx-graph.js';
 import { loadManifest } from '../src/model/manifest.js';
 import { PostGenerator } from '../src/produce/generator.js';
 import { median } from './kafka-phases.js';
+import { opProfileMarkdown, profileOps, type OpTime } from './op-profile.js';
 import { loadBenchRunner } from './pool.js';
 import { stockQuantizeDynamic } from './stock-int8.js';
 
@@ -103,6 +104,8 @@ export async function benchInt8(o: Int8BenchOptions): Promise<void> {
       o.log(`round ${round + 1}: ${built.map((b, i) => `${b.name} ${Math.round(rates[i]?.[round] ?? 0)}/s`).join(', ')}`);
     }
     for (const r of runners) await r.release();
+    o.log('op profile: stock and default, one pass each (ONNX Runtime profiler)');
+    const ops = { stock: await profileOps(model, built[0]?.path ?? '', all, 32), klassify: await profileOps(model, built[1]?.path ?? '', all, 32) };
 
     const stock = rates[0] ?? [];
     const rows = built.map((b, i) => {
@@ -112,7 +115,7 @@ export async function benchInt8(o: Int8BenchOptions): Promise<void> {
     });
     const base = rates[2] ?? [];
     const newVsOld = (rates[1] ?? []).map((x, r) => x / (base[r] ?? x));
-    const results = { startedAt: new Date().toISOString(), quick: o.quick, fp32: o.fp32, texts: all.length, rounds, threads: 1, batch: 32, rows, defaultVsShippedBefore: { median: median(newVsOld), min: Math.min(...newVsOld), max: Math.max(...newVsOld) } };
+    const results = { startedAt: new Date().toISOString(), quick: o.quick, fp32: o.fp32, texts: all.length, rounds, threads: 1, batch: 32, rows, defaultVsShippedBefore: { median: median(newVsOld), min: Math.min(...newVsOld), max: Math.max(...newVsOld) }, ops };
     const stamp = results.startedAt.replace(/[:.]/g, '-');
     writeFileSync(join(o.outDir, `int8-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(o.outDir, `int8-${stamp}.md`), markdown(results));
@@ -134,7 +137,7 @@ function argmax(v: ArrayLike<number>): number {
   return best;
 }
 
-function markdown(r: { startedAt: string; quick: boolean; fp32: string; texts: number; rounds: number; rows: { name: string; what: string; bytes: number; agreement: number; textsPerSec: number; rounds: number[]; vsStock: number; vsStockSpread: { min: number; max: number } }[]; defaultVsShippedBefore: { median: number; min: number; max: number } }): string {
+function markdown(r: { startedAt: string; quick: boolean; fp32: string; texts: number; rounds: number; rows: { name: string; what: string; bytes: number; agreement: number; textsPerSec: number; rounds: number[]; vsStock: number; vsStockSpread: { min: number; max: number } }[]; defaultVsShippedBefore: { median: number; min: number; max: number }; ops: { stock: OpTime[]; klassify: OpTime[] } }): string {
   return `# klassify int8 compile against the stock quantizer — ${r.startedAt}${r.quick ? ' (quick)' : ''}
 
 fp32 source: ${r.fp32}. ${r.texts} generated posts, length-sorted calls of 32, one ONNX Runtime thread, ${r.rounds}
@@ -150,5 +153,6 @@ The default recipe against the one shipped before: **${r.defaultVsShippedBefore.
 What each model is:
 
 ${r.rows.map((x) => `- **${x.name}**: ${x.what}`).join('\n')}
-`;
+
+${opProfileMarkdown(r.ops.stock, r.ops.klassify)}`;
 }

@@ -16,6 +16,7 @@
 // on one thread; the pool on every worker).
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import type { InferenceSession } from 'onnxruntime-node';
 import { InferencePool, type BatchEvent } from '../inference-pool/index.js';
 import { ModelRunner } from '../inference-pool/model-runner.js';
 import { sessionOptionsFor } from '../inference-pool/session-options.js';
@@ -200,14 +201,17 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-/** A ModelRunner on this thread, outside any pool (no pinning, normal priority): the session-level figures. */
-export function loadBenchRunner(model: LoadedModel, modelPath: string, threads: number, maxBatchTokens = 8192): ReturnType<typeof ModelRunner.load> {
+/**
+ * A ModelRunner on this thread, outside any pool (no pinning, normal priority): the session-level figures.
+ * `session`: ONNX Runtime options on top of a worker's (op-profile.ts turns the profiler on).
+ */
+export function loadBenchRunner(model: LoadedModel, modelPath: string, threads: number, maxBatchTokens = 8192, session: InferenceSession.SessionOptions = {}): ReturnType<typeof ModelRunner.load> {
   const { manifest } = model;
   return ModelRunner.load({
     kind: 'init',
     slot: -1,
     model: { modelPath, tokenizerPath: model.tokenizerPath, labels: manifest.labels, maxLength: manifest.maxLength, inputs: manifest.inputs, output: manifest.output },
-    session: sessionOptionsFor({ manifest, threadsPerWorker: threads, pinning: undefined, gpu: undefined, oversubscribed: false, logSeverityLevel: 3 }),
+    session: { ...sessionOptionsFor({ manifest, threadsPerWorker: threads, pinning: undefined, gpu: undefined, oversubscribed: false, logSeverityLevel: 3 }), ...session },
     gpu: undefined,
     pinning: undefined,
     maxBatchTokens,

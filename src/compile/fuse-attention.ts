@@ -19,7 +19,7 @@
 import { CompileError } from '../errors.js';
 import {
   DataType, MS_DOMAIN, NameAllocator, consumerMap, dimsOf, ensureOpsetImport, floatTensor, getAttr, getFloatAttr, getIntAttr,
-  graphOf, initializerMap, int8Tensor, intAttr, makeNode, readFloats, removeUnusedInitializers, toNumber,
+  graphOf, initializerMap, int8Tensor, intAttr, makeNode, producerMap, readFloats, removeUnusedInitializers, toNumber,
   type GraphProto, type ModelProto, type NodeProto, type TensorProto,
 } from './onnx-graph.js';
 
@@ -211,12 +211,6 @@ function qattention(graph: GraphProto, inits: Map<string, TensorProto>, b: Block
   graph.initializer = [...(graph.initializer ?? []), int8Tensor(w, [rows, cols], weight), floatTensor(s, [cols], concat((p) => p.scale)), floatTensor(bias, [cols], concat((p) => p.bias))];
   const a = b.q.matmul.input ?? [];
   return makeNode('QAttention', [a[0] ?? '', w, bias, a[2] ?? '', s, mask, a[4] ?? ''], [b.output.output?.[0] ?? ''], names.take(`${base}/QAttention`), MS_DOMAIN, [intAttr('num_heads', b.q.heads)]);
-}
-
-function producerMap(graph: GraphProto): Map<string, NodeProto> {
-  const map = new Map<string, NodeProto>();
-  for (const n of graph.node ?? []) for (const o of n.output ?? []) if (o !== '') map.set(o, n);
-  return map;
 }
 
 /**

@@ -73,6 +73,13 @@ export function initializerMap(graph: GraphProto): Map<string, TensorProto> {
   return new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
 }
 
+/** The node writing each tensor, by tensor name (graph inputs and initializers have none). */
+export function producerMap(graph: GraphProto): Map<string, NodeProto> {
+  const map = new Map<string, NodeProto>();
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) if (o !== '') map.set(o, n);
+  return map;
+}
+
 /** Node inputs by tensor name: who reads each tensor (a node reading a tensor twice appears twice). */
 export function consumerMap(graph: GraphProto): Map<string, NodeProto[]> {
   const map = new Map<string, NodeProto[]>();

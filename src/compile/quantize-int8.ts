@@ -14,7 +14,7 @@
 //     head, whose error lands directly on the logits;
 //   - the embedding tables (Gather): a lookup, not a GEMM, so not rewritten here. With `gatherTables` they
 //     are stored int8 too, per row (quantize-embedding.ts): that saves bytes, not time.
-import { prepareActivation, type PreparedActivation } from './activation-prep.js';
+import { GELU_MIN, isGeluOutput, prepareActivation, type PreparedActivation } from './activation-prep.js';
 import { planInt8, type Int8PlanOptions, type KeptWeight, type NodePlan } from './int8-plan.js';
 import { quantizeGatherTables, type GatherTableOptions, type QuantizedTable } from './quantize-embedding.js';
 import {
@@ -31,6 +31,7 @@ import {
   int8Tensor,
   intAttr,
   makeNode,
+  producerMap,
   removeUnusedInitializers,
   type ModelProto,
   type NodeProto,
@@ -92,6 +93,7 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
   const plan = planInt8(model, options);
   const inits = initializerMap(graph);
   const consumers = consumerMap(graph);
+  const producers = producerMap(graph);
   const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const names = new NameAllocator(graph);
   const newInits: TensorProto[] = [];
@@ -127,7 +129,7 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
     if (!a) {
       // Emitted before the first reader (node order is topological), reused by the others.
       const perToken = typeof options.perToken === 'function' ? options.perToken(p.activation, p) : options.perToken === true;
-      a = prepareActivation(p.activation, s, perToken, prep, emitted);
+      a = prepareActivation(p.activation, s, perToken, prep, emitted, isGeluOutput(p.activation, producers) ? GELU_MIN : undefined);
       prepared.set(p.activation, a);
       if (a.rowScale) report.perToken++;
       if (!a.rowScale && (readers.get(p.activation) ?? 0) > 1) {

@@ -143,6 +143,32 @@ describe('quantizeDynamicInt8', () => {
     expect(await relativeError(source, q)).toBeLessThan(0.02);
   });
 
+  it('per-token scaling of a GELU output (the erf form exporters write) takes the row max alone, floored at GELU\'s -0.17', async () => {
+    // X -> MatMul+Add -> x·0.5·(1 + erf(x/√2)) -> Gemm (the down-projection) -> head
+    const gelu = (x: string, y: string): ReturnType<typeof makeNode>[] => [
+      makeNode('Div', [x, 'sqrt2'], [`${y}_div`], `${y}_div`), makeNode('Erf', [`${y}_div`], [`${y}_erf`], `${y}_erf`),
+      makeNode('Add', [`${y}_erf`, 'one'], [`${y}_add`], `${y}_add`), makeNode('Mul', [x, `${y}_add`], [`${y}_mul`], `${y}_mul`),
+      makeNode('Mul', [`${y}_mul`, 'half'], [y], `${y}_half`),
+    ];
+    const base = linearModel();
+    const nodes = base.graph!.node!;
+    base.graph!.node = [...nodes.slice(0, 2), ...gelu('h2', 'h3'), ...nodes.slice(3)];
+    base.graph!.initializer!.push(floatTensor('sqrt2', [], Float32Array.of(Math.SQRT2)), floatTensor('one', [], Float32Array.of(1)), floatTensor('half', [], Float32Array.of(0.5)));
+    const source = copy(base);
+    const q = copy(source);
+    expect(quantizeDynamicInt8(q, { reduceRange, perToken: (_, p) => p.k > p.n }).perToken).toBe(1);
+    const ops = opTypes(q);
+    expect(ops.slice(ops.indexOf('ReduceMax'), ops.indexOf('ReduceMax') + 5)).toEqual(['ReduceMax', 'Max', 'Div', 'DynamicQuantizeMatMul', 'Mul']);
+    expect(ops).not.toContain('ReduceMin');
+    const floor = q.graph!.initializer!.find((t) => t.name?.endsWith('_row_floor'));
+    expect(readFloats(floor!)[0]).toBeCloseTo(0.17, 6);
+    expect(await relativeError(source, q)).toBeLessThan(0.03);
+    // A Relu output is not a GELU's: both reductions stay.
+    const relu = copy(linearModel());
+    quantizeDynamicInt8(relu, { reduceRange, perToken: (_, p) => p.k > p.n });
+    expect(opTypes(relu)).toContain('ReduceMin');
+  });
+
   it('per-token scaling only where the predicate says (here the down-projection, K > N)', () => {
     const q = copy(linearModel());
     const report = quantizeDynamicInt8(q, { reduceRange, perToken: (_, p) => p.k > p.n });
