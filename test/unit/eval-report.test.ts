@@ -83,4 +83,9 @@ describe('training/evalmetrics.py (the Python twin)', () => {
     const r = await run('python3', [join(packageRoot, 'training', 'test_prepare_ood.py')], { cwd: packageRoot });
     expect(r.stderr).toMatch(/Ran \d+ tests[\s\S]*\nOK\s*$/);
   });
+
+  it('the distillation transfer set (prepare_mix.py --transfer-out) passes its test on a tiny fixture (training/test_prepare_mix.py)', async () => {
+    const r = await run('python3', [join(packageRoot, 'training', 'test_prepare_mix.py')], { cwd: packageRoot });
+    expect(r.stderr).toMatch(/Ran \d+ tests?[\s\S]*\nOK\s*$/);
+  });
 });
