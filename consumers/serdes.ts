@@ -60,11 +60,13 @@ export async function createRegistrySerdes(url: string): Promise<RegistrySerdes>
   // A request timeout: without one, a registry that accepts connections and never answers holds every
   // record behind it forever. Retries inside the client stay short; the pipeline retries outages itself.
   const client = new sr.SchemaRegistryClient({ baseURLs: [url], cacheCapacity: 1000, createAxiosDefaults: { timeout: REGISTRY_TIMEOUT_MS }, maxRetries: 2 });
-  // Apicurio has no /associations endpoint: name subjects by topic explicitly.
+  // Apicurio has no /associations endpoint: name subjects by topic explicitly, when decoding too. The default
+  // strategy asks /associations first for every new topic (a 404 then falls back to the topic name); once in
+  // CI that request went unanswered until the client's timeout, holding the topic's records behind it.
   const strategy = { subjectNameStrategyType: sr.SubjectNameStrategyType?.TOPIC } as Record<string, unknown>;
-  const avroIn = new sr.AvroDeserializer(client, sr.SerdeType.VALUE, {});
+  const avroIn = new sr.AvroDeserializer(client, sr.SerdeType.VALUE, { ...strategy });
   // validate: a payload that breaks its own schema is a schema error (dead letter), not half-read data.
-  const jsonIn = new sr.JsonDeserializer(client, sr.SerdeType.VALUE, { validate: true });
+  const jsonIn = new sr.JsonDeserializer(client, sr.SerdeType.VALUE, { validate: true, ...strategy });
   const registered = new Map<string, Promise<InstanceType<typeof sr.AvroSerializer>>>();
 
   const ids = new Map<string, Promise<number>>();
