@@ -50,8 +50,10 @@ describe('klassify start', () => {
       const expected = await reference.classify(posts.map((p) => p.text));
       const byId = new Map(out.map((r) => [JSON.parse(r.value!.toString()) as ResultRecord, r] as const).map(([v, r]) => [v.id, { v, r }]));
       // int8 models quantize activations at run time over the whole call (dynamic quantization), so a
-      // text's scores move a little with its batch neighbours: scores agree to 0.1, the label must agree
+      // text's scores move a little with its batch neighbours: scores agree to 0.15, the label must agree
       // wherever the model is not on the fence (top two scores more than 0.2 apart), and overall in 98%.
+      // Measured in-process on these 300 posts, 30 shuffles at batch sizes 1-64: the default model's scores
+      // moved by at most 0.100 (the v2 model's by 0.065), and 0.17% of labels (v2: 0.56%).
       let agree = 0;
       for (const [i, post] of posts.entries()) {
         const got = byId.get(post.id);
@@ -61,7 +63,7 @@ describe('klassify start', () => {
         const [top, second] = Object.values(want.scores).sort((a, b) => b - a) as [number, number];
         if (top - second > 0.2) expect(got!.v.label, post.text).toBe(want.label);
         if (got!.v.label === want.label) agree++;
-        for (const label of Object.keys(want.scores)) expect(Math.abs(got!.v.scores[label]! - want.scores[label]!)).toBeLessThan(0.1);
+        for (const label of Object.keys(want.scores)) expect(Math.abs(got!.v.scores[label]! - want.scores[label]!)).toBeLessThan(0.15);
         expect(got!.v.meta).toEqual({ brand: post.brand });
         expect(got!.v.model.target).toBe(reference.model.target);
         expect(got!.r.key).toBe(post.brand);
