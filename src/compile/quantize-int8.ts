@@ -129,7 +129,8 @@ export function quantizeDynamicInt8(model: ModelProto, options: QuantizeInt8Opti
     if (!a) {
       // Emitted before the first reader (node order is topological), reused by the others.
       const perToken = typeof options.perToken === 'function' ? options.perToken(p.activation, p) : options.perToken === true;
-      a = prepareActivation(p.activation, s, perToken, prep, emitted, isGeluOutput(p.activation, producers) ? GELU_MIN : undefined);
+      const lowerBound = perToken && isGeluOutput(p.activation, producers) ? GELU_MIN : undefined;
+      a = prepareActivation(p.activation, s, perToken, prep, emitted, lowerBound);
       prepared.set(p.activation, a);
       if (a.rowScale) report.perToken++;
       if (!a.rowScale && (readers.get(p.activation) ?? 0) > 1) {
