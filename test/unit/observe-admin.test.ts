@@ -1,28 +1,21 @@
 // POST /admin/model on a real listening server: refused without a configured token, refused without the
 // token in an Authorization header (a cookie or ?token= would let another site's page post with it),
 // a bad body is a 400, and the handler's answer is passed through.
-import { afterEach, describe, expect, it } from 'vitest';
-import { ObserveServer, type ObserveServerOptions } from '../../src/observe/server.js';
+import { describe, expect, it } from 'vitest';
+import type { ObserveServerOptions } from '../../src/observe/server.js';
+import { observeServers } from '../helpers/observe-server.js';
 
-const servers: ObserveServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const server = observeServers();
 
 async function start(o: Partial<ObserveServerOptions>): Promise<{ url: string; asked: string[] }> {
   const asked: string[] = [];
-  const s = new ObserveServer({
-    host: '127.0.0.1',
-    port: 0,
-    metrics: async () => ({ contentType: 'text/plain', body: '' }),
-    ready: () => ({ ready: true, reasons: [] }),
+  const s = server({
     adminModel: async (path) => {
       asked.push(path);
       return { status: 200, body: { accepted: true, dir: path } };
     },
     ...o,
   });
-  servers.push(s);
   return { url: await s.listen(), asked };
 }
 

@@ -1,25 +1,11 @@
 // The HTTP server's exposure rules, on a real listening server: no open server on the network by
 // accident, and a loopback server that a DNS-rebound web page cannot read.
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { isLoopback, ObserveServer, type ObserveServerOptions } from '../../src/observe/server.js';
+import { describe, expect, it } from 'vitest';
+import { isLoopback } from '../../src/observe/server.js';
+import { observeServers } from '../helpers/observe-server.js';
 
-const servers: ObserveServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-function server(o: Partial<ObserveServerOptions>): ObserveServer {
-  const s = new ObserveServer({
-    host: '127.0.0.1',
-    port: 0,
-    metrics: async () => ({ contentType: 'text/plain', body: 'klassify_up 1\n' }),
-    ready: () => ({ ready: true, reasons: [] }),
-    ...o,
-  });
-  servers.push(s);
-  return s;
-}
+const server = observeServers({ metrics: async () => ({ contentType: 'text/plain', body: 'klassify_up 1\n' }) });
 
 function get(url: string, path: string, host: string): Promise<number> {
   const u = new URL(url);

@@ -2,26 +2,11 @@
 // client that stops reading is dropped once its unsent bytes pass the bound, instead of buffering every
 // frame in the process. On a real listening server with real sockets.
 import { request, type IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LiveSnapshot } from '../../src/observe/live.js';
-import { ObserveServer, type ObserveServerOptions } from '../../src/observe/server.js';
+import { observeServers } from '../helpers/observe-server.js';
 
-const servers: ObserveServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-function server(o: Partial<ObserveServerOptions>): ObserveServer {
-  const s = new ObserveServer({
-    host: '127.0.0.1',
-    port: 0,
-    metrics: async () => ({ contentType: 'text/plain', body: '' }),
-    ready: () => ({ ready: true, reasons: [] }),
-    ...o,
-  });
-  servers.push(s);
-  return s;
-}
+const server = observeServers();
 
 function stream(base: string): Promise<{ res: IncomingMessage; ended: Promise<void> }> {
   const u = new URL(base);
