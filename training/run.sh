@@ -21,6 +21,9 @@
 #                         /work/artifacts/model-src-distill and training/REPORT-distill.md.
 #   TRANSFER_SIZE         distill-imdb: sentences in the transfer set (default 20000, the shipped model's); another
 #                         size is a trial whose files and report carry it (model-src-distill-imdb-N, REPORT-distill-imdb-N.md)
+#   TEACHER_TRAIN         distill recipes: mix examples the teacher is fine-tuned on (default 16000, the shipped
+#                         model's; 0: the whole mix); another value is a trial whose teacher, files and report carry
+#                         it (teacher-mpnet-tN, model-src-distill-imdb-tN, REPORT-distill-imdb-tN.md; N "all" for 0)
 #   KLASSIFY_MODEL_OUT    output dir for model.onnx, tokenizer.json, labels.json, heldout.jsonl, metrics.json
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
@@ -47,11 +50,15 @@ RECIPE="${RECIPE:-distill-imdb}"
 TRANSFER_SIZE="${TRANSFER_SIZE:-20000}"
 # Another transfer-set size is a trial of its own: its files and report carry the size.
 TS=""; [ "$TRANSFER_SIZE" = "20000" ] || TS="-$TRANSFER_SIZE"
+# So is another teacher: its subset of the mix names the teacher's folder, the student's files and the report.
+TEACHER_TRAIN="${TEACHER_TRAIN:-16000}"
+TT=""; [ "$TEACHER_TRAIN" = "16000" ] || TT="-t$([ "$TEACHER_TRAIN" = "0" ] && echo all || echo "$TEACHER_TRAIN")"
 case "$RECIPE" in
   v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT-v2.md" ;;
   v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
-  distill) OUT_DEFAULT=/work/artifacts/model-src-distill; REPORT="$HERE/REPORT-distill.md" ;;
-  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb$TS; REPORT="$HERE/REPORT.md"; [ -z "$TS" ] || REPORT="$HERE/REPORT-distill-imdb$TS.md" ;;
+  distill) OUT_DEFAULT=/work/artifacts/model-src-distill$TT; REPORT="$HERE/REPORT-distill$TT.md" ;;
+  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb$TS$TT; REPORT="$HERE/REPORT.md"
+    [ -z "$TS$TT" ] || REPORT="$HERE/REPORT-distill-imdb$TS$TT.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
   *) echo "RECIPE must be distill-imdb, v2, v1, v3 or distill" >&2; exit 1 ;;
 esac
@@ -86,7 +93,7 @@ TWITTER_SHA="f5aa69a2daad48d2f7314007193497c57e526717effa55c5fa254aee47a2a716"
 MPNET_SHAS=(74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f 0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61
             2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0 6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b
             85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135)
-TEACHER_DIR="${KLASSIFY_TEACHER_DIR:-/work/artifacts/teacher-mpnet}"
+TEACHER_DIR="${KLASSIFY_TEACHER_DIR:-/work/artifacts/teacher-mpnet$TT}"
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONHASHSEED=0
 export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" TOKENIZERS_PARALLELISM=false
@@ -203,7 +210,7 @@ if [ "$RECIPE" != "v1" ]; then
   V2_ARGS=(--train-file "${MIX_ARGS[1]}/train.jsonl" --extra-val "rt-dev=$OOD/rt-dev.jsonl"
            --label-smoothing 0.1 --use-weights --normalizer social)
 fi
-if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teacher: all-mpnet-base-v2 fine-tuned on 16,000 mix examples, then its logits on the whole mix
+if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teacher: all-mpnet-base-v2 fine-tuned on TEACHER_TRAIN mix examples, then its logits on the whole mix
   MPNET_DIR="$SRC/all-mpnet-base-v2"
   if [ ! -f "$MPNET_DIR/.ok" ]; then
     rm -rf "$MPNET_DIR.parts" && mkdir -p "$MPNET_DIR.parts"
@@ -219,10 +226,10 @@ if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teac
     touch "$MPNET_DIR/.ok"
   fi
   if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/teacher.json" ]; then
-    say "teacher: fine-tune all-mpnet-base-v2 -> $TEACHER_DIR (about 45 min on 2 cores)"
+    say "teacher: fine-tune all-mpnet-base-v2 on $TEACHER_TRAIN mix examples (0: all) -> $TEACHER_DIR (about 20 min per 16,000, plus 12 min of logits)"
     "$VENV/bin/python" "$HERE/teacher.py" --model-dir "$MPNET_DIR/all-mpnet-base-v2" \
       --train-file "$CACHE_DIR/data-v2/train.jsonl" --validation "$DATA/validation.jsonl" --out-dir "$TEACHER_DIR" \
-      --logits-out "$TEACHER_DIR/mix-logits.jsonl" --limit-train 16000 --threads "$THREADS" 2>&1 | tee "$LOGS/teacher.log"
+      --logits-out "$TEACHER_DIR/mix-logits.jsonl" --limit-train "$TEACHER_TRAIN" --threads "$THREADS" 2>&1 | tee "$LOGS/teacher$TT.log"
   fi
   V2_ARGS+=(--soft-targets "$TEACHER_DIR/mix-logits.jsonl" --distill-alpha 0.5 --distill-temperature 2)
   if [ "$RECIPE" = "distill-imdb" ]; then
