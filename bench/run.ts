@@ -32,6 +32,7 @@ import { benchScale } from './scale-bench.js';
 import { benchShadow } from './shadow-bench.js';
 import { benchMemory } from './memory-bench.js';
 import { benchInt8 } from './int8-bench.js';
+import { benchProcesses, cpuShares, cpuSnapshot, type CpuShares } from './cpu-share.js';
 import { latencyBudget, type LatencyBudget } from './latency-budget.js';
 import { bestOf, LimitRunners, type LimitMeasure } from './limit.js';
 import { benchPool, loadBenchRunner } from './pool.js';
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   log(`pool: ${pool.poolTextsPerSec} texts/s = ${(pool.ratio * 100).toFixed(1)}% of its in-run limit; dispatch p50 ${pool.dispatch.noopRoundTripMs.p50} ms`);
 
   // 3-5 need Kafka: the user's (--brokers) or the embedded one, on its own instance.
-  await withBenchKafka(async (kafka, admin, brokers) => {
+  await withBenchKafka(async (kafka, admin, brokers, brokerPid) => {
     // 3 + 5. Max sustainable throughput and the naive baseline, in rounds: each round measures the limit
     // (in process, best batch size), drains a backlog through klassify as its own process, and runs the
     // naive consumer, back to back. Ratios are taken within a round and the median round is reported:
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
     // 4. Latency at fixed open-loop rates.
     phase(3, 'latency');
     const latency: LatencyPoint[] = [];
-    const budgets: ({ loadFraction: number; ratePerSec: number } & LatencyBudget)[] = [];
+    const budgets: LoadBudget[] = [];
     for (const fraction of [0.25, 0.5, 0.75]) {
       const rate = Math.max(1, Math.round(e2e * fraction));
       const t = benchTopics(`lat${Math.round(fraction * 100)}`);
@@ -253,11 +254,14 @@ async function main(): Promise<void> {
       const warm = Math.round(rate * 2);
       await waitForOutput(admin, t.output, warm, 60_000);
       const metricsBefore = await scrapeMetrics(p.url);
+      const cpuProcesses = benchProcesses(p.child.pid, brokerPid);
+      const cpuBefore = cpuSnapshot(cpuProcesses);
       const { behindMs } = await openLoopLoad(kafka, t.input, rate, P.latencySeconds, 91);
       const expected = warm + Math.round(rate * P.latencySeconds);
       // Results are read after the load, not during it: this process would otherwise take CPU from the
       // pipeline it measures. Broker append times make the reading time irrelevant.
       await waitForOutput(admin, t.output, expected, 120_000);
+      const cpu = cpuShares(cpuBefore, cpuSnapshot(cpuProcesses));
       const metricsAfter = await scrapeMetrics(p.url);
       await p.stop();
       const seen = await observeOutput(kafka, t, expected, 60_000);
@@ -266,7 +270,7 @@ async function main(): Promise<void> {
       latency.push({ loadFraction: fraction, ratePerSec: rate, ...pc });
       // Without the warm-up's records (the first by input time), as the percentiles above and the scrapes.
       const measuredRecords = [...seen.records].sort((x, y) => (x.ts ?? 0) - (y.ts ?? 0)).slice(warm);
-      budgets.push({ loadFraction: fraction, ratePerSec: rate, ...latencyBudget(measuredRecords, metricsBefore, metricsAfter) });
+      budgets.push({ loadFraction: fraction, ratePerSec: rate, ...latencyBudget(measuredRecords, metricsBefore, metricsAfter), cpu });
       log(`latency @${fraction * 100}% (${rate}/s): p50 ${pc.p50} ms, p95 ${pc.p95} ms, p99 ${pc.p99} ms, max ${pc.max} ms (${pc.count} records; load generator at most ${behindMs} ms behind)`);
     }
     results.latency = latency;
@@ -313,14 +317,17 @@ async function main(): Promise<void> {
 }
 
 /** Runs `work` against the user's brokers (--brokers) or an embedded broker of its own, stopped after. */
-async function withBenchKafka(work: (kafka: ReturnType<typeof benchKafka>, admin: ReturnType<ReturnType<typeof benchKafka>['admin']>, brokers: string[]) => Promise<void>): Promise<void> {
+async function withBenchKafka(
+  work: (kafka: ReturnType<typeof benchKafka>, admin: ReturnType<ReturnType<typeof benchKafka>['admin']>, brokers: string[], brokerPid: number | undefined) => Promise<void>,
+): Promise<void> {
   const instance = `bench-${process.pid}`;
-  const brokers = args.brokers ? args.brokers.split(',') : [await benchBroker(instance)];
+  const own = args.brokers ? undefined : await benchBroker(instance);
+  const brokers = args.brokers ? args.brokers.split(',') : [own?.bootstrap as string];
   const kafka = benchKafka(brokers);
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await work(kafka, admin, brokers);
+    await work(kafka, admin, brokers, own?.pid);
   } finally {
     await admin.disconnect();
     if (!args.brokers) await kafkaDown({ home: defaultHome(), instance, purge: true });
@@ -328,9 +335,10 @@ async function withBenchKafka(work: (kafka: ReturnType<typeof benchKafka>, admin
 }
 
 /** An embedded broker of its own for this run; a failed start leaves no instance folder behind. */
-async function benchBroker(instance: string): Promise<string> {
+async function benchBroker(instance: string): Promise<{ bootstrap: string; pid: number | undefined }> {
   try {
-    return (await kafkaUp({ home: defaultHome(), instance, port: 0, controllerPort: 0 })).bootstrap as string;
+    const up = await kafkaUp({ home: defaultHome(), instance, port: 0, controllerPort: 0 });
+    return { bootstrap: up.bootstrap as string, pid: up.pid };
   } catch (err) {
     await kafkaDown({ home: defaultHome(), instance, purge: true }).catch(() => undefined);
     throw err;
@@ -418,7 +426,7 @@ topic uses LogAppendTime, so both ends are broker-side facts.
 
 ### Where the milliseconds go
 
-${budgetMarkdown(r.latencyBudget as { floor: { chars: number; p50Ms: number; p90Ms: number }; loads: ({ loadFraction: number; ratePerSec: number } & LatencyBudget)[] })}
+${budgetMarkdown(r.latencyBudget as { floor: { chars: number; p50Ms: number; p90Ms: number }; loads: LoadBudget[] })}
 
 ## int8 against fp32
 
@@ -449,7 +457,10 @@ Median **${b.ratio.toFixed(2)}x** (rounds ${b.spread.min.toFixed(2)}–${b.sprea
 `;
 }
 
-function budgetMarkdown(b: { floor: { chars: number; p50Ms: number; p90Ms: number }; loads: ({ loadFraction: number; ratePerSec: number } & LatencyBudget)[] }): string {
+/** One load step's latency budget, and where the cores went meanwhile (absent in results written before it was measured). */
+type LoadBudget = { loadFraction: number; ratePerSec: number; cpu?: CpuShares } & LatencyBudget;
+
+function budgetMarkdown(b: { floor: { chars: number; p50Ms: number; p90Ms: number }; loads: LoadBudget[] }): string {
   const stages = b.loads[0]?.stages.map((s) => s.stage) ?? [];
   const cell = (l: LatencyBudget, i: number): string => {
     const s = l.stages[i];
@@ -467,6 +478,28 @@ ${stages.map((name, i) => `| ${name} | ${b.loads.map((l) => cell(l, i)).join(' |
 | a flush (write + commit) | ${b.loads.map((l) => `${l.flushMeanMs} ms | -`).join(' | ')} |
 
 Floor: one text (${b.floor.chars} characters, the median length) alone through the pool: ${b.floor.p50Ms} ms p50, ${b.floor.p90Ms} ms p90.
+${cpuMarkdown(b.loads)}`;
+}
+
+function cpuMarkdown(loads: LoadBudget[]): string {
+  const measured = loads.filter((l): l is LoadBudget & { cpu: CpuShares } => l.cpu !== undefined);
+  if (measured.length === 0) return '';
+  const labels = [...new Set(measured.flatMap((l) => l.cpu.rows.map((r) => r.label)))];
+  const cell = (l: LoadBudget & { cpu: CpuShares }, label: string): string => {
+    const c = l.cpu.rows.find((r) => r.label === label)?.cores;
+    return c === undefined ? '-' : `${c.toFixed(2)} (${((c / l.cpu.cpus) * 100).toFixed(0)}%)`;
+  };
+  return `
+### Where the cores went
+
+Cores kept busy on average over each load's measured window (from the load's start until its last result was
+written), from /proc: 1.00 is one core all the time, and the rows add up to the ${measured[0]?.cpu.cpus} cores of the machine (in
+parentheses, the share of them). "klassify other threads" are the inference workers with V8's GC helpers and
+libuv's I/O pool; the bench process is the load generator.
+
+| process | ${measured.map((l) => `${l.loadFraction * 100}% load`).join(' | ')} |
+|---|${measured.map(() => '---|').join('')}
+${labels.map((label) => `| ${label} | ${measured.map((l) => cell(l, label)).join(' | ')} |`).join('\n')}
 `;
 }
 
