@@ -1,8 +1,8 @@
 // Kafka helpers for integration tests: unique names, fast-retry clients, produce and collect.
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaMessage, type Message } from 'kafkajs';
-import { retrying } from '../../consumers/kafka-client.js';
+import { Kafka, logLevel, type Admin, type Consumer, type IHeaders, type KafkaMessage, type Message } from 'kafkajs';
+import { retrying, withAdmin } from '../../consumers/kafka-client.js';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -19,6 +19,17 @@ export function testKafka(clientId = uniqueName('test'), brokerList: string[] = 
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 100, retries: 8 },
   });
+}
+
+/**
+ * Records in `topic` so far: the sum of its partitions' log-end offsets (in exactly-once mode these count
+ * transaction markers too). Asked again while a partition has no settled leader: right after the pipeline
+ * creates its output topic, a broker can answer ListOffsets with "not the leader for that topic-partition".
+ */
+export async function logEndTotal(client: Admin | Kafka, topic: string): Promise<number> {
+  const count = async (admin: Admin): Promise<number> =>
+    (await retrying(() => admin.fetchTopicOffsets(topic), 40, 250, true)).reduce((n, p) => n + Number(p.high), 0);
+  return client instanceof Kafka ? withAdmin(client, count) : count(client);
 }
 
 export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1): Promise<void> {

@@ -9,7 +9,7 @@ import { defaultHome } from '../../src/paths.js';
 import { freePort } from '../../src/services/daemon.js';
 import { kafkaDown, kafkaStatus, kafkaUp } from '../../src/services/kafka.js';
 import { PostGenerator } from '../../src/produce/generator.js';
-import { collect, testKafka, uniqueName, type Collected } from '../helpers/kafka.js';
+import { collect, logEndTotal, testKafka, uniqueName, type Collected } from '../helpers/kafka.js';
 import { reportFault } from '../helpers/fault-report.js';
 import { startPipeline, type RunningPipeline } from '../helpers/pipeline.js';
 
@@ -62,15 +62,6 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-async function written(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 async function outage(delivery: 'at-least-once' | 'exactly-once'): Promise<void> {
   const kafka = testKafka(uniqueName('restart'), [bootstrap]);
@@ -80,7 +71,7 @@ async function outage(delivery: 'at-least-once' | 'exactly-once'): Promise<void>
     '--group', t.group, '--metrics-port', '0', '--workers', '2', '--delivery', delivery, '--session-timeout-ms', '6000']);
   let code: number | null;
   try {
-    await until('a quarter of the results', async () => (await written(kafka, t.output)) >= N / 4, 120_000, p);
+    await until('a quarter of the results', async () => (await logEndTotal(kafka, t.output)) >= N / 4, 120_000, p);
     const status = await kafkaStatus({ home, instance });
     expect(status.pid).toBeGreaterThan(0);
     process.kill(status.pid as number, 'SIGKILL');

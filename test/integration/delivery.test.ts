@@ -8,7 +8,7 @@ import { reportFault } from '../helpers/fault-report.js';
 import type { ResultRecord } from '../../consumers/messages.js';
 import { retrying } from '../../consumers/kafka-client.js';
 import { PostGenerator } from '../../src/produce/generator.js';
-import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { collect, logEndTotal, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 import { pipelineArgs, startPipeline, type PipelineTopics } from '../helpers/pipeline.js';
 
 const N = 6000;
@@ -35,10 +35,6 @@ async function fill(t: PipelineTopics, partitions: number, n = N): Promise<strin
   return ids;
 }
 
-/** Results written to the output topic so far (log-end offsets; in exactly-once mode these count markers too). */
-async function written(admin: Admin, t: PipelineTopics): Promise<number> {
-  return (await admin.fetchTopicOffsets(t.output)).reduce((n, p) => n + Number(p.high), 0);
-}
 
 /** The group's committed input offsets: per partition, and their sum (records consumed for good). */
 async function committedInput(admin: Admin, t: PipelineTopics): Promise<{ total: number; partitions: { partition: number; offset: string }[] }> {
@@ -56,8 +52,8 @@ async function crashLoop(t: PipelineTopics, extra: string[], readCommitted: bool
     const p = await startPipeline(pipelineArgs(t, [...extra, '--session-timeout-ms', '6000']));
     // Kill once this run has written something, at a different moment each time: mid-batch,
     // mid-produce, mid-commit, mid-transaction.
-    const before = await written(admin, t);
-    for (let i = 0; i < 300 && (await written(admin, t)) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+    const before = await logEndTotal(admin, t.output);
+    for (let i = 0; i < 300 && (await logEndTotal(admin, t.output)) <= before; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 50 + k * 120));
     await p.stop('SIGKILL');
   }
@@ -111,7 +107,7 @@ async function scaleOutAndIn(t: PipelineTopics, extra: string[], readCommitted: 
   const a = await startPipeline(args);
   let b: Awaited<ReturnType<typeof startPipeline>> | undefined;
   try {
-    for (let i = 0; i < 600 && (await written(admin, t)) < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && (await logEndTotal(admin, t.output)) < 300; i++) await new Promise((r) => setTimeout(r, 50));
     b = await startPipeline(args);
     // B has its share when it has taken records in; only then does A leave.
     let bIn = 0;
@@ -153,7 +149,7 @@ async function storm(t: PipelineTopics, extra: string[], readCommitted: boolean)
   };
   try {
     running.push(await startPipeline(args));
-    for (let i = 0; i < 600 && (await written(admin, t)) < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && (await logEndTotal(admin, t.output)) < 300; i++) await new Promise((r) => setTimeout(r, 50));
     running.push(...(await Promise.all([startPipeline(args), startPipeline(args)])));
     await new Promise((r) => setTimeout(r, 2_000));
     const [, joined] = await Promise.all([leave(1), startPipeline(args)]);

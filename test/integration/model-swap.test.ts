@@ -7,10 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
-import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { collect, logEndTotal, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 import { steadyLoad } from '../helpers/load.js';
 import { copyModel, damageWeights, editManifest } from '../helpers/model-copies.js';
 import { pipelineArgs, startPipeline, type PipelineTopics, type RunningPipeline } from '../helpers/pipeline.js';
@@ -25,15 +24,6 @@ async function postModel(url: string, path: string, token = TOKEN): Promise<{ st
   return { status: res.status, body: (await res.json()) as { accepted: boolean } };
 }
 
-async function outputCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, logs: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -72,7 +62,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
     let sent = 0;
     try {
       p = await startPipeline(pipelineArgs(t, ['--delivery', delivery, '--metrics-token', TOKEN]));
-      await until('results flowing', async () => (await outputCount(kafka, t.output)) > 300, 60_000, logs);
+      await until('results flowing', async () => (await logEndTotal(kafka, t.output)) > 300, 60_000, logs);
       const flowingAt = Date.now();
       const before = (await fetch(`${p.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text()));
       const oldVersion = /klassify_model_info\{name="[^"]*",version="([^"]*)"/.exec(before)?.[1];
@@ -145,7 +135,7 @@ describe('hot swap of the model under load (klassify start, real broker)', () =>
     try {
       p = await startPipeline(pipelineArgs(t, ['--model', dir, '--model-watch']));
       const running = p;
-      await until('results flowing', async () => (await outputCount(kafka, t.output)) > 200, 60_000, running.output);
+      await until('results flowing', async () => (await logEndTotal(kafka, t.output)) > 200, 60_000, running.output);
       // What a new compile into the same folder does last: a new manifest.
       editManifest(dir, (m) => (m.version = 'watch-v2'));
       await until('the watch swapped to watch-v2', () => /model swap \(watch\): watch-v1 -> watch-v2/.test(running.output()), 60_000, running.output);

@@ -9,7 +9,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../consumers/messages.js';
 import { reportFault } from '../helpers/fault-report.js';
-import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
+import { collect, logEndTotal, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 import { steadyLoad } from '../helpers/load.js';
 import { pipelineArgs, startPipeline, type PipelineTopics, type RunningPipeline } from '../helpers/pipeline.js';
 
@@ -21,15 +21,12 @@ const RATE_PER_S = 150;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function written(admin: Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-}
 
 
 async function grows(admin: Admin, topic: string, by: number, timeoutMs: number, what: string, logs: () => string): Promise<void> {
-  const start = await written(admin, topic);
+  const start = await logEndTotal(admin, topic);
   const deadline = Date.now() + timeoutMs;
-  while ((await written(admin, topic)) < start + by) {
+  while ((await logEndTotal(admin, topic)) < start + by) {
     if (Date.now() > deadline) throw new Error(`${what}: the output did not grow by ${by} in ${timeoutMs} ms\n${logs().slice(-4000)}`);
     await sleep(200);
   }
