@@ -47,6 +47,9 @@ export interface StageOptions {
   fromBeginning: boolean;
   sessionTimeoutMs: number;
   commitIntervalMs: number;
+  /** Kafka's fetch.min.bytes and fetch.max.wait.ms for the input fetches. */
+  fetchMinBytes?: number;
+  fetchMaxWaitMs?: number;
   /** Fetching pauses at this many records in flight and resumes at half. */
   maxInFlight: number;
   /** Fetching also pauses at this many bytes (keys + values) in flight, and resumes at half. */
@@ -90,6 +93,8 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
       concurrency: 64,
       readCommitted: true,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      ...(options.fetchMinBytes === undefined ? {} : { fetchMinBytes: options.fetchMinBytes }),
+      ...(options.fetchMaxWaitMs === undefined ? {} : { fetchMaxWaitMs: options.fetchMaxWaitMs }),
     });
     const events = {
       onFlushed: (info: FlushInfo) => this.#onFlushed(info),

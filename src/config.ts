@@ -43,6 +43,8 @@ const schema = z.object({
     shutdownTimeoutMs: z.number().int().min(100),
     sessionTimeoutMs: z.number().int().min(1000),
     commitIntervalMs: z.number().int().min(0),
+    fetchMinBytes: z.number().int().min(1),
+    fetchMaxWaitMs: z.number().int().min(1),
     fromBeginning: z.boolean(),
   }),
   batch: z.object({

@@ -30,6 +30,15 @@ describe('loadConfig', () => {
     expect(config.kafka.brokers).toEqual(['a:9092', 'b:9092']);
   });
 
+  it('fetch settings: Kafka\'s fetch.min.bytes / fetch.max.wait.ms defaults, set from env or flags, a zero refused', () => {
+    const d = loadConfig({ env: {} }).pipeline;
+    expect([d.fetchMinBytes, d.fetchMaxWaitMs]).toEqual([1, 100]);
+    const c = loadConfig({ env: { KLASSIFY_FETCH_MIN_BYTES: '16384' }, flags: { 'pipeline.fetchMaxWaitMs': '5' } }).pipeline;
+    expect([c.fetchMinBytes, c.fetchMaxWaitMs]).toEqual([16384, 5]);
+    expect(() => loadConfig({ env: { KLASSIFY_FETCH_MAX_WAIT_MS: '0' } })).toThrow(/pipeline.fetchMaxWaitMs.*--fetch-max-wait-ms/);
+    expect(() => loadConfig({ env: { KLASSIFY_FETCH_MIN_BYTES: '0' } })).toThrow(/pipeline.fetchMinBytes/);
+  });
+
   it('rejects bad values naming the knob, its env var and flag', () => {
     expect(() => loadConfig({ env: { KLASSIFY_BATCH_MAX_SIZE: 'many' } })).toThrow(/KLASSIFY_BATCH_MAX_SIZE: expected an integer/);
     expect(() => loadConfig({ env: { KLASSIFY_BATCH_MAX_SIZE: '0' } })).toThrow(/batch.maxSize.*--batch-max-size/);
