@@ -78,6 +78,12 @@ KLASSIFY_SHUTDOWN_TIMEOUT_MS: {{ $c.pipeline.shutdownTimeoutMs | int64 | toStrin
 {{- if and (not (kindIs "invalid" $c.pipeline.commitIntervalMs)) (not (dig "pipeline" "commitIntervalMs" "name" "" $s)) }}
 KLASSIFY_COMMIT_INTERVAL_MS: {{ $c.pipeline.commitIntervalMs | int64 | toString | quote }}
 {{- end }}
+{{- if and (not (kindIs "invalid" $c.pipeline.fetchMinBytes)) (not (dig "pipeline" "fetchMinBytes" "name" "" $s)) }}
+KLASSIFY_FETCH_MIN_BYTES: {{ $c.pipeline.fetchMinBytes | int64 | toString | quote }}
+{{- end }}
+{{- if and (not (kindIs "invalid" $c.pipeline.fetchMaxWaitMs)) (not (dig "pipeline" "fetchMaxWaitMs" "name" "" $s)) }}
+KLASSIFY_FETCH_MAX_WAIT_MS: {{ $c.pipeline.fetchMaxWaitMs | int64 | toString | quote }}
+{{- end }}
 {{- if and (not (kindIs "invalid" $c.pipeline.sessionTimeoutMs)) (not (dig "pipeline" "sessionTimeoutMs" "name" "" $s)) }}
 KLASSIFY_SESSION_TIMEOUT_MS: {{ $c.pipeline.sessionTimeoutMs | int64 | toString | quote }}
 {{- end }}
@@ -364,6 +370,20 @@ KLASSIFY_METRICS_INSECURE: {{ $c.metrics.insecure | toString | quote }}
     secretKeyRef:
       name: {{ . | quote }}
       key: {{ dig "pipeline" "commitIntervalMs" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "pipeline" "fetchMinBytes" "name" "" $s) }}
+- name: KLASSIFY_FETCH_MIN_BYTES
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "pipeline" "fetchMinBytes" "key" "" $s | quote }}
+{{- end }}
+{{- with (dig "pipeline" "fetchMaxWaitMs" "name" "" $s) }}
+- name: KLASSIFY_FETCH_MAX_WAIT_MS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ dig "pipeline" "fetchMaxWaitMs" "key" "" $s | quote }}
 {{- end }}
 {{- with (dig "pipeline" "sessionTimeoutMs" "name" "" $s) }}
 - name: KLASSIFY_SESSION_TIMEOUT_MS
