@@ -20,6 +20,7 @@ import { tpKey, type Ledger, type ReadyRun, type TopicPartition } from './ledger
 import { isTooLarge } from './produce-budget.js';
 import { Backoff, count, finishedOf, fitRuns, FlushLoop, topicMessages, within, type Out, type SeekPoint, type Sink, type SinkEvents, type SinkOptions } from './sink.js';
 import { planRun } from './txn-plan.js';
+import { settle } from './txn-settle.js';
 
 /**
  * The transactional id of one input partition's producer. Joined with '-', group "a-b" + topic "c" and
@@ -36,6 +37,9 @@ export function transactionalIdFor(groupId: string, tp: TopicPartition): string 
  * fence the new owner back; waiting a moment lets the rebalance reach this instance first.
  */
 const FENCED_WAIT_MS = 2_000;
+
+/** The coordinator aborts a transaction idle this long (the producers' transaction.timeout.ms). */
+const COORDINATOR_TIMEOUT_MS = 60_000;
 
 /** Longest a transaction may take before it counts as failed (a healthy one takes milliseconds). */
 const TRANSACTION_TIMEOUT_MS = 30_000;
@@ -94,14 +98,16 @@ export class ExactlyOnceSink implements Sink {
   }
 
   /**
-   * Opens the partitions' producers: connect and init each (beginning and aborting an empty transaction
-   * forces kafkajs' lazy InitProducerId, which fences any older producer with the id and waits until the
-   * coordinator completed or aborted what that one left open), then read the group's committed offsets,
-   * final by then. A commit of ours whose markers are not visible to that read yet is covered by
-   * #committed: for a partition kept, our own last commit wins when it is later.
+   * Opens the partitions' producers: settle what a broker left open (txn-settle.ts), connect and init
+   * each (beginning and aborting an empty transaction forces kafkajs' lazy InitProducerId, which fences
+   * any older producer with the id and waits until the coordinator completed or aborted what that one
+   * left open), then read the group's committed offsets, final by then. A commit of ours whose markers
+   * are not visible to that read yet is covered by #committed: for a partition kept, our own last commit
+   * wins when it is later.
    */
   #open(tps: readonly TopicPartition[]): Promise<PartitionTxn>[] {
-    const producers = tps.map((tp) => this.#initProducer(tp));
+    const settled = this.#settle(tps);
+    const producers = tps.map((tp) => settled.then(() => this.#initProducer(tp)));
     const offsets = Promise.all(producers).then(() => this.#committedOffsets(tps));
     return tps.map((tp, i) => {
       const k = tpKey(tp);
@@ -121,6 +127,15 @@ export class ExactlyOnceSink implements Sink {
     });
   }
 
+  async #settle(tps: readonly TopicPartition[]): Promise<void> {
+    const writesTo = this.options.writesTo;
+    if (writesTo === undefined) return;
+    const items = tps.map((tp) => ({ transactionalId: transactionalIdFor(this.groupId, tp), writesTo: writesTo(tp) }));
+    const ids = new Set(await settle(this.kafka, items, { groupId: this.groupId, transactionTimeoutMs: COORDINATOR_TIMEOUT_MS }));
+    const settledTps = tps.filter((_, i) => ids.has((items[i] as { transactionalId: string }).transactionalId));
+    if (settledTps.length > 0) this.events.onSettled?.(settledTps);
+  }
+
   async #initProducer(tp: TopicPartition): Promise<Producer> {
     const producer = this.kafka.producer({
       transactionalId: transactionalIdFor(this.groupId, tp),
@@ -130,7 +145,7 @@ export class ExactlyOnceSink implements Sink {
       // broker is impaired, and Kafka skips the markers of partitions it finds no leader for then (the
       // fragment stays open and a later commit of this producer id commits it): brokers that stay fenced
       // longer than this after a restart (broker.session.timeout.ms) risk duplicates.
-      transactionTimeout: 60_000,
+      transactionTimeout: COORDINATOR_TIMEOUT_MS,
       allowAutoTopicCreation: false,
       // After a commit the coordinator writes its markers asynchronously and answers the next
       // transaction's first request with CONCURRENT_TRANSACTIONS until done (a few ms). The default

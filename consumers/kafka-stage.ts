@@ -30,6 +30,9 @@ export interface StageEventMap {
   /** In-flight records left uncommitted: a rebalance or a stop (the next owner redoes them), a resync
    *  (fetched again at once), or already written by another producer of the partition (never again). */
   dropped: [{ count: number; reason: 'rebalance' | 'shutdown' | 'resync' | 'already-written' }];
+  /** Exactly-once: a transaction a broker left open for these input partitions (its markers skipped)
+   *  was committed before they resumed, so nothing of it is written twice (txn-settle.ts). */
+  settled: [{ partitions: TopicPartition[] }];
   /** The stage cannot go on (consumer crashed for good, fencing keeps failing): exit and be restarted. */
   fatal: [{ error: Error }];
 }
@@ -101,8 +104,16 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
       onError: (error: Error) => this.emit('error', { stage: 'produce', error }),
       onResync: (tp: TopicPartition, offset: number) => this.#resync(tp, offset),
       onAlreadyWritten: (_tp: TopicPartition, count: number) => this.emit('dropped', { count, reason: 'already-written' }),
+      onSettled: (partitions: TopicPartition[]) => this.emit('settled', { partitions }),
     };
-    const sinkOptions = { budget: this.#budget, deadLetterTopic: options.deadLetterTopic };
+    const sinkOptions = {
+      budget: this.#budget,
+      deadLetterTopic: options.deadLetterTopic,
+      writesTo: (tp: TopicPartition): TopicPartition[] => [
+        { topic: options.outputTopic, partition: this.#outputPartitionOf(tp.partition) },
+        { topic: options.deadLetterTopic, partition: this.#deadLetterPartitionOf(tp.partition) },
+      ],
+    };
     this.#sink = options.delivery === 'exactly-once'
       ? new ExactlyOnceSink(kafka, this.#ledger, options.groupId, sinkOptions, events)
       : new AtLeastOnceSink(kafka, this.#ledger, this.#source, sinkOptions, events, options.commitIntervalMs);
@@ -133,11 +144,19 @@ export class KafkaStage extends EventEmitter<StageEventMap> {
 
   /** Input partition p feeds output partition p (mod count): order per input partition survives. */
   outputPartition(record: SourceRecord): number {
-    return record.partition % this.#outputPartitions;
+    return this.#outputPartitionOf(record.partition);
   }
 
   deadLetterPartition(record: SourceRecord): number {
-    return record.partition % this.#dlqPartitions;
+    return this.#deadLetterPartitionOf(record.partition);
+  }
+
+  #outputPartitionOf(inputPartition: number): number {
+    return inputPartition % this.#outputPartitions;
+  }
+
+  #deadLetterPartitionOf(inputPartition: number): number {
+    return inputPartition % this.#dlqPartitions;
   }
 
   async start(handlers: StageHandlers): Promise<void> {

@@ -25,6 +25,8 @@ export interface SeekPoint {
 export interface SinkOptions {
   budget: ProduceBudget;
   deadLetterTopic: string;
+  /** Exactly-once: the partitions an input partition's results and dead letters go to (txn-settle.ts). */
+  writesTo?: (tp: TopicPartition) => TopicPartition[];
 }
 
 export interface FlushInfo {
@@ -52,6 +54,9 @@ export interface SinkEvents {
   /** Exactly-once: `count` records of a run were already written by another producer of the partition
    *  (a zombie's ledger, a commit whose answer was lost): left out, not written again. */
   onAlreadyWritten?(tp: TopicPartition, count: number): void;
+  /** Exactly-once: these partitions' transactional ids had a transaction the broker left open (its
+   *  markers skipped); it was committed before they resumed (txn-settle.ts). */
+  onSettled?(tps: TopicPartition[]): void;
 }
 
 export interface Sink {

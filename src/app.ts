@@ -145,6 +145,7 @@ export class App {
     const limited = rateLimited(log);
     pipeline.on('error', ({ stage, error }) => limited(stage, `klassify: ${stage}: ${codeOf(error) === 'KLS_ERR_INTERNAL' ? '' : `${codeOf(error)}: `}${error.message}`));
     pipeline.on('dropped', ({ count, reason }) => limited(`dropped:${reason}`, `klassify: ${reason}: ${count} in-flight records ${DROPPED_FATE[reason]}`));
+    pipeline.on('settled', ({ partitions }) => log(`klassify: exactly-once: the broker had left a transaction of ${partitions.map((tp) => `${tp.topic}[${tp.partition}]`).join(', ')} open (its markers skipped, KAFKA-20734); committed it before resuming, so it is not written twice`));
     pipeline.on('fatal', ({ error }) => {
       app.#fatal ??= error;
       log(`klassify: ${codeOf(error)}: ${error.message}`);

@@ -40,7 +40,7 @@ export interface PipelineOptions {
   brands?: BrandMatcher | undefined;
 }
 
-const FORWARDED = ['records_in', 'flushed', 'latency', 'assigned', 'paused', 'error', 'dropped', 'fatal'] as const;
+const FORWARDED = ['records_in', 'flushed', 'latency', 'assigned', 'paused', 'error', 'dropped', 'settled', 'fatal'] as const;
 
 export class Pipeline extends EventEmitter<PipelineEventMap> {
   readonly #o: PipelineOptions;

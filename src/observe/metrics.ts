@@ -38,6 +38,7 @@ export class Metrics {
   readonly groupJoins: client.Counter;
   readonly redone: client.Counter<'reason'>;
   readonly streamDrops: client.Counter<'why'>;
+  readonly settled: client.Counter;
   readonly swaps: client.Counter<'result' | 'code'>;
   readonly swapAgreement: client.Gauge;
   readonly fetchPauses: client.Counter;
@@ -76,6 +77,7 @@ export class Metrics {
     this.errors = counter('klassify_errors_total', 'Errors by pipeline stage (retried or dead-lettered; see logs).', ['stage']);
     this.fetchPauses = counter('klassify_fetch_pauses_total', 'Times fetching was paused because records in flight passed --max-in-flight or --max-in-flight-bytes.');
     this.redone = counter('klassify_records_redone_total', 'In-flight records let go uncommitted: for the next owner to redo (rebalance, transient failure at shutdown), fetched again (resync), or already written by another producer of the partition (already-written).', ['reason']);
+    this.settled = counter('klassify_transactions_settled_total', 'Exactly-once: input partitions whose transaction a broker had left open (its markers skipped) and that klassify committed before resuming them.');
     this.streamDrops = counter('klassify_dashboard_streams_dropped_total', 'Live-dashboard streams closed to stay bounded: the oldest past the client cap, or a client that stopped reading.', ['why']);
     this.swaps = counter('klassify_model_swaps_total', 'Model swaps asked for (POST /admin/model, SIGHUP, --model-watch), by result and refusal code.', ['result', 'code']);
     this.swapAgreement = gauge('klassify_model_swap_agreement', 'Label agreement of the last swap candidate with the live model on recent live texts (0..1).');
@@ -106,6 +108,7 @@ export class Metrics {
     });
     pipeline.on('assigned', () => this.groupJoins.inc());
     pipeline.on('dropped', (e) => this.redone.inc({ reason: e.reason }, e.count));
+    pipeline.on('settled', (e) => this.settled.inc(e.partitions.length));
     pipeline.on('error', (e) => this.errors.inc({ stage: e.stage }));
   }
 
