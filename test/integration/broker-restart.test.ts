@@ -2,6 +2,7 @@
 // stays away for 20 s and is started again. klassify must resume by itself: nothing lost (both modes),
 // nothing written twice in exactly-once mode, and /readyz false while the broker is gone, true after.
 // This test runs its own broker (the shared one serves the other test files), on ports of its own.
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import type { ResultRecord } from '../../consumers/messages.js';
@@ -104,7 +105,11 @@ async function outage(delivery: 'at-least-once' | 'exactly-once'): Promise<void>
       // Where each copy of a twice-written input sits in the output: the evidence a fix starts from.
       for (const r of out) where.set(idOf(r), [...(where.get(idOf(r)) ?? []), `${r.partition}@${r.offset}`]);
       const twice = [...where].filter(([, at]) => at.length > 1).slice(0, 10);
-      throw new Error(`exactly-once wrote ${got.length - N} result(s) twice, e.g. ${JSON.stringify(twice)}; pipeline said:\n${p.output().slice(-6000)}`);
+      // And the broker's word on skipped transaction markers (KAFKA-20734), which consumers/txn-settle.ts
+      // exists for: its folder is purged after the run.
+      const logFile = (await kafkaStatus({ home, instance })).logFile;
+      const skipped = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => /likely deleted|transaction markers/i.test(l)).slice(-10) : [];
+      throw new Error(`exactly-once wrote ${got.length - N} result(s) twice, e.g. ${JSON.stringify(twice)}; broker log on markers:\n${skipped.join('\n') || '(none)'}\npipeline said:\n${p.output().slice(-6000)}`);
     }
     await until('/readyz true after the restart', () => readyz(p), 60_000, p);
   } finally {
