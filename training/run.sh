@@ -28,7 +28,8 @@
 #                         (default: the recipe's, see RECIPE)
 #   KLASSIFY_TRAIN_CACHE  venv, downloads, prepared data, checkpoints, logs (default /work/cache)
 #   PYTHON                interpreter used to create the venv (default python3; needs 3.11)
-#   TRAIN_EPOCHS          default 2
+#   TRAIN_EPOCHS          default 2; for distill-imdb another value is a trial whose files and report carry it
+#                         (model-src-distill-imdb-eN, REPORT-distill-imdb-eN.md)
 #   TRAIN_THREADS         torch / onnxruntime threads (default 2)
 #   FORCE=1               retrain even if OUT has model.onnx + metrics.json
 #   LIMIT_TRAIN           smoke test: train on the first N examples only
@@ -53,12 +54,15 @@ TS=""; [ "$TRANSFER_SIZE" = "20000" ] || TS="-$TRANSFER_SIZE"
 # So is another teacher: its subset of the mix names the teacher's folder, the student's files and the report.
 TEACHER_TRAIN="${TEACHER_TRAIN:-16000}"
 TT=""; [ "$TEACHER_TRAIN" = "16000" ] || TT="-t$([ "$TEACHER_TRAIN" = "0" ] && echo all || echo "$TEACHER_TRAIN")"
+# And so is a student trained for another number of epochs (distill-imdb).
+EPOCHS="${TRAIN_EPOCHS:-2}"
+EP=""; [ "$EPOCHS" = "2" ] || EP="-e$EPOCHS"
 case "$RECIPE" in
   v2) OUT_DEFAULT=/work/artifacts/model-src-v2; REPORT="$HERE/REPORT-v2.md" ;;
   v3) OUT_DEFAULT=/work/artifacts/model-src-v3; REPORT="$HERE/REPORT-v3.md" ;;
   distill) OUT_DEFAULT=/work/artifacts/model-src-distill$TT; REPORT="$HERE/REPORT-distill$TT.md" ;;
-  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb$TS$TT; REPORT="$HERE/REPORT.md"
-    [ -z "$TS$TT" ] || REPORT="$HERE/REPORT-distill-imdb$TS$TT.md" ;;
+  distill-imdb) OUT_DEFAULT=/work/artifacts/model-src-distill-imdb$TS$TT$EP; REPORT="$HERE/REPORT.md"
+    [ -z "$TS$TT$EP" ] || REPORT="$HERE/REPORT-distill-imdb$TS$TT$EP.md" ;;
   v1) OUT_DEFAULT=/work/artifacts/model-src; REPORT="$HERE/REPORT-v1.md" ;;
   *) echo "RECIPE must be distill-imdb, v2, v1, v3 or distill" >&2; exit 1 ;;
 esac
@@ -66,7 +70,6 @@ OUT_DIR="${KLASSIFY_MODEL_OUT:-$OUT_DEFAULT}"
 LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
 CACHE_DIR="${KLASSIFY_TRAIN_CACHE:-/work/cache}"
 PYTHON="${PYTHON:-python3}"
-EPOCHS="${TRAIN_EPOCHS:-2}"
 THREADS="${TRAIN_THREADS:-2}"
 FORCE="${FORCE:-0}"
 
