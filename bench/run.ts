@@ -30,6 +30,7 @@ import {
 import { benchBrands } from './brands-bench.js';
 import { benchScale } from './scale-bench.js';
 import { benchShadow } from './shadow-bench.js';
+import { benchSettings } from './settings-bench.js';
 import { benchMemory } from './memory-bench.js';
 import { benchInt8 } from './int8-bench.js';
 import { benchProcesses, cpuShares, cpuSnapshot, type CpuShares } from './cpu-share.js';
@@ -48,6 +49,8 @@ const { values: args } = parseArgs({
     brands: { type: 'boolean', default: false },
     // Only the shadow-model phases (bench/shadow-bench.ts): live throughput and latency without and with a shadow.
     shadow: { type: 'boolean', default: false },
+    // Only a settings A/B (bench/settings-bench.ts): klassify's defaults against these start arguments, interleaved.
+    ab: { type: 'string' },
     // Only the scale-out phase (bench/scale-bench.ts): 12 partitions, 1 -> 3 -> 2 -> 1 instances under load.
     scale: { type: 'boolean', default: false },
     // Only the memory phase (bench/memory-bench.ts): peak RSS under a burst of 60 KB posts.
@@ -511,6 +514,12 @@ async function shadowOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchShadow({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
 
+async function settingsOnly(candidate: string): Promise<void> {
+  const argv = candidate.split(/\s+/).filter((a) => a.length > 0);
+  if (argv.length === 0) throw new Error('bench --ab needs the klassify start arguments to try, e.g. --ab="--fetch-min-bytes 4096 --fetch-max-wait-ms 10"');
+  await withBenchKafka((kafka, admin, brokers) => benchSettings({ kafka, admin, brokers, modelDir, quick, outDir, log, candidate: argv }));
+}
+
 async function scaleOnly(): Promise<void> {
   await withBenchKafka((kafka, admin, brokers) => benchScale({ kafka, admin, brokers, modelDir, quick, outDir, log }));
 }
@@ -528,5 +537,5 @@ async function int8Only(): Promise<void> {
   await benchInt8({ modelDir, fp32, quick, outDir, log });
 }
 
-await (args.int8 ? int8Only() : args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.scale ? scaleOnly() : args.memory ? memoryOnly() : main());
+await (args.int8 ? int8Only() : args.brands ? brandsOnly() : args.shadow ? shadowOnly() : args.ab !== undefined ? settingsOnly(args.ab) : args.scale ? scaleOnly() : args.memory ? memoryOnly() : main());
 process.exit(0);

@@ -10,7 +10,8 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchTopics, createTopics, fillBacklog, median, metricSum, observeOutput, openLoopLoad, percentiles, scrapeMetrics, startPipelineProcess, waitForOutput, type PhaseOptions } from './kafka-phases.js';
+import { figuresOnly, runArms, WARM_SECONDS, type ArmRun } from './arms.js';
+import { median, metricSum, type PhaseOptions } from './kafka-phases.js';
 
 export type ShadowBenchOptions = PhaseOptions;
 
@@ -32,70 +33,16 @@ interface ShadowFigures {
   shed: number;
 }
 
-function shadowFigures(metrics: string): ShadowFigures {
-  return { compared: metricSum(metrics, 'klassify_shadow_compared_total'), shed: metricSum(metrics, 'klassify_shadow_shed_total') };
-}
+/** An arm's run with what its shadow did (none without one). */
+type Run = ArmRun & { shadow: ShadowFigures | undefined };
 
-/**
- * The klassify process itself over the measured part of the run (prom-client's default metrics): event-loop
- * delay since the scrape after the warm-up (prom-client resets that histogram at each scrape), GC and CPU
- * as the difference of the two scrapes, RSS at the end.
- */
-interface ProcessFigures {
-  eventLoopP99Ms: number;
-  eventLoopMaxMs: number;
-  gcSeconds: number;
-  /** User + system CPU of the whole process, workers included. */
-  cpuSeconds: number;
-  rssMb: number;
+function withShadow(run: ArmRun, hasShadow: boolean): Run {
+  return { ...run, shadow: hasShadow ? { compared: metricSum(run.metrics, 'klassify_shadow_compared_total'), shed: metricSum(run.metrics, 'klassify_shadow_shed_total') } : undefined };
 }
-
-function processFigures(metrics: string, before: string): ProcessFigures {
-  const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
-  const delta = (name: string): number => metricSum(metrics, name) - metricSum(before, name);
-  return {
-    eventLoopP99Ms: round(metricSum(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000),
-    eventLoopMaxMs: round(metricSum(metrics, 'nodejs_eventloop_lag_max_seconds') * 1000),
-    gcSeconds: round(delta('nodejs_gc_duration_seconds_sum'), 2),
-    cpuSeconds: round(delta('process_cpu_seconds_total')),
-    rssMb: Math.round(metricSum(metrics, 'process_resident_memory_bytes') / 2 ** 20),
-  };
-}
-
-/**
- * What a run's load put on the input: `total` records, of which the first `warm` (by input time) only warm
- * up; `before` is the process's /metrics scraped when the measured part began.
- */
-interface Loaded {
-  total: number;
-  warm: number;
-  before: string;
-}
-
-async function run(o: ShadowBenchOptions, tag: string, extra: string[], load: (t: ReturnType<typeof benchTopics>, url: string) => Promise<Loaded>): Promise<{ latency: ReturnType<typeof percentiles>; perSecond: number; shadow: ShadowFigures | undefined; process: ProcessFigures }> {
-  const t = benchTopics(tag);
-  await createTopics(o.admin, t, 6);
-  const proc = await startPipelineProcess(o.brokers, t, ['--model', o.modelDir, ...extra]);
-  try {
-    const { total, warm, before } = await load(t, proc.url);
-    await waitForOutput(o.admin, t.output, total, 600_000);
-    const metrics = await scrapeMetrics(proc.url);
-    const seen = await observeOutput(o.kafka, t, total, 60_000);
-    const span = (Math.max(...seen.appendTimes) - Math.min(...seen.appendTimes)) / 1000;
-    return { latency: percentiles(seen.latenciesMs.slice(warm)), perSecond: (seen.appendTimes.length - 1) / Math.max(span, 0.001), shadow: extra.length > 0 ? shadowFigures(metrics) : undefined, process: processFigures(metrics, before) };
-  } finally {
-    await proc.stop();
-  }
-}
-
-type Run = Awaited<ReturnType<typeof run>>;
 
 /** Load levels as fractions of the slowest drain without a shadow: fixed for the whole bench, so a round
  *  that happens on a slow minute is not pushed past what the machine does then. */
 const LOADS = [0.25, 0.5] as const;
-
-/** Seconds of open-loop load before each measured one, its records left out of the latency figures. */
-const WARM_SECONDS = 5;
 
 /** A shadow that is loaded but never offered anything: what its presence alone costs. */
 const IDLE_SAMPLE = 1e-9;
@@ -105,56 +52,34 @@ const ARMS: readonly Arm[] = ['without', 'idle', 'with'];
 
 export async function benchShadow(o: ShadowBenchOptions): Promise<void> {
   const copy = shadowCopy(o.modelDir);
-  const shadow = ['--shadow-model', copy, '--shadow-sample', String(SAMPLE)];
-  const args: Record<Arm, string[]> = { without: [], idle: ['--shadow-model', copy, '--shadow-sample', String(IDLE_SAMPLE)], with: shadow };
+  const args: Record<Arm, string[]> = { without: [], idle: ['--shadow-model', copy, '--shadow-sample', String(IDLE_SAMPLE)], with: ['--shadow-model', copy, '--shadow-sample', String(SAMPLE)] };
   const backlog = o.quick ? 3000 : 8000;
   const seconds = o.quick ? 15 : 30;
-  const rounds = o.quick ? 1 : 2;
   // Overload in rounds of three arms (the order rotates), so a shadow's presence (loaded, idle) and its
-  // work can be told apart within each round.
-  const overload: Record<Arm, Run>[] = [];
-  for (let r = 0; r < (o.quick ? 1 : 5); r++) {
-    const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length] as Arm);
-    const got: Partial<Record<Arm, Run>> = {};
-    for (const which of order) {
-      got[which] = await run(o, `shadow-over-${which}-${r}`, args[which], async (t, url) => {
-        const before = await scrapeMetrics(url);
-        await fillBacklog(o.kafka, t.input, backlog, 500 + r);
-        return { total: backlog, warm: 0, before };
-      });
-      o.log(`shadow bench overload round ${r + 1}, ${which}: ${Math.round(got[which]!.perSecond)}/s${got[which]!.shadow ? `, shadow compared ${got[which]!.shadow!.compared}, shed ${got[which]!.shadow!.shed}` : ''}`);
-    }
-    overload.push(got as Record<Arm, Run>);
-  }
-  const slowest = Math.min(...overload.map((x) => x.without.perSecond));
-  // Loads in rounds of the same three arms: under open-loop input a presence cost shows in latency, which
-  // the overload phase's drain rate cannot see.
-  const loads: { fraction: number; rate: number; rounds: Record<Arm, Run>[] }[] = [];
-  for (const fraction of LOADS) {
-    const rate = Math.max(10, Math.round(slowest * fraction));
-    const done: Record<Arm, Run>[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length] as Arm);
-      const got: Partial<Record<Arm, Run>> = {};
-      for (const which of order) {
-        got[which] = await run(o, `shadow-l${fraction * 100}-${which}-${r}`, args[which], async (t, url) => {
-          // A warm-up first, left out of the percentiles: a process's first seconds of traffic (group
-          // join, first fetches, first shapes through ORT) took up to ~2.5 s a record in any arm, and
-          // landing in one arm and not the other it decided the p99 comparison on its own.
-          const warm = (await openLoopLoad(o.kafka, t.input, rate, WARM_SECONDS, 700 + r)).sent;
-          await waitForOutput(o.admin, t.output, warm, 120_000);
-          const before = await scrapeMetrics(url);
-          return { total: warm + (await openLoopLoad(o.kafka, t.input, rate, seconds, 600 + r)).sent, warm, before };
-        });
-        o.log(`shadow bench ${fraction * 100}% load (${rate}/s) round ${r + 1}, ${which}: p50 ${got[which]!.latency.p50} ms, p99 ${got[which]!.latency.p99} ms`);
-      }
-      done.push(got as Record<Arm, Run>);
-    }
-    loads.push({ fraction, rate, rounds: done });
-  }
+  // work can be told apart within each round; loads in rounds of the same arms: under open-loop input a
+  // presence cost shows in latency, which the overload phase's drain rate cannot see.
+  const raw = await runArms(o, {
+    arms: args,
+    tag: 'shadow',
+    backlog,
+    overloadRounds: o.quick ? 1 : 5,
+    loads: LOADS,
+    loadSeconds: seconds,
+    loadRounds: o.quick ? 1 : 2,
+    onRun: ({ phase, fraction, rate, round, arm, run }) => {
+      const r = withShadow(run, arm !== 'without');
+      o.log(phase === 'overload'
+        ? `shadow bench overload round ${round + 1}, ${arm}: ${Math.round(r.perSecond)}/s${r.shadow ? `, shadow compared ${r.shadow.compared}, shed ${r.shadow.shed}` : ''}`
+        : `shadow bench ${(fraction ?? 0) * 100}% load (${rate}/s) round ${round + 1}, ${arm}: p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+    },
+  });
+  const shadowed = (x: Record<Arm, ArmRun>): Record<Arm, Run> => ({ without: withShadow(x.without, false), idle: withShadow(x.idle, true), with: withShadow(x.with, true) });
+  const overload = raw.overload.map(shadowed);
+  const slowest = raw.slowest;
+  const loads = raw.loads.map((l) => ({ fraction: l.fraction, rate: l.rate, rounds: l.rounds.map(shadowed) }));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(o.outDir, { recursive: true });
-  const json = { startedAt: new Date().toISOString(), quick: o.quick, sample: SAMPLE, backlog, loadSeconds: seconds, overload, loads };
+  const json = { startedAt: new Date().toISOString(), quick: o.quick, sample: SAMPLE, backlog, loadSeconds: seconds, overload: overload.map(figuresOnly), loads: loads.map((l) => ({ ...l, rounds: l.rounds.map(figuresOnly) })) };
   writeFileSync(join(o.outDir, `shadow-${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
   const shedShare = (s: ShadowFigures | undefined): string => (s && s.compared + s.shed > 0 ? pct(s.shed / (s.compared + s.shed)) : '-');
