@@ -132,7 +132,7 @@ export class ExactlyOnceSink implements Sink {
     if (writesTo === undefined) return;
     const items = tps.map((tp) => ({ transactionalId: transactionalIdFor(this.groupId, tp), writesTo: writesTo(tp) }));
     const ids = new Set(await settle(this.kafka, items, { groupId: this.groupId, transactionTimeoutMs: COORDINATOR_TIMEOUT_MS }));
-    const settledTps = tps.filter((_, i) => ids.has((items[i] as { transactionalId: string }).transactionalId));
+    const settledTps = tps.filter((tp) => ids.has(transactionalIdFor(this.groupId, tp)));
     if (settledTps.length > 0) this.events.onSettled?.(settledTps);
   }
 

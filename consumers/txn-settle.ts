@@ -55,8 +55,9 @@ const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
 const LATEST = -1;
 
-/** A cluster connection of kafkajs's own making (the one its producers use), from a Kafka client. */
-function rawCluster(kafka: Kafka): RawCluster {
+/** A cluster connection of kafkajs's own making (the one its producers use), from a Kafka client; the
+ *  txn-settle test builds the broken state through it too. */
+export function rawCluster(kafka: Kafka): RawCluster {
   const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
   const create = key === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[key];
   if (typeof create !== 'function') throw new Error('this kafkajs version has no internal cluster factory (klassify is built against kafkajs 2.2)');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { transactionalIdFor } from '../../consumers/exactly-once-sink.js';
 import { retrying } from '../../consumers/kafka-client.js';
-import { settle } from '../../consumers/txn-settle.js';
+import { rawCluster, settle } from '../../consumers/txn-settle.js';
 import { collect, createTopic, testKafka, uniqueName } from '../helpers/kafka.js';
 
 interface Raw {
@@ -25,10 +25,8 @@ interface RawBroker {
   txnOffsetCommit(a: object): Promise<unknown>;
 }
 
-function raw(kafka: Kafka): Raw {
-  const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster') as symbol;
-  return ((kafka as unknown as Record<symbol, (o: object) => Raw>)[key] as (o: object) => Raw)({ allowAutoTopicCreation: false });
-}
+/** kafkajs's internal cluster, as the product reaches it, with the requests only this test sends. */
+const raw = (kafka: Kafka): Raw => rawCluster(kafka) as unknown as Raw;
 
 const VERIFY = 'transaction.partition.verification.enable';
 let kafka: Kafka;
