@@ -28,6 +28,7 @@ export function compileCommand(): Command {
     .addOption(new Option('--int8-smooth-at <which>', 'cpu-int8: activations smoothed: norm (LayerNorm outputs), all, or auto (norm with 8-bit weights, all with 7-bit)').choices([...INT8_SMOOTH_AT]).default('auto'))
     .option('--no-int8-embeddings', 'cpu-int8: keep the embedding tables fp32')
     .option('--int8-fuse-attention', 'cpu-int8: each self-attention block as one com.microsoft QAttention where the graph allows (same labels; no faster on MiniLM-L6 here)')
+    .option('--int8-outlier-channels <n>', 'cpu-int8: in each feed-forward block with outlier channels, this many of its largest hidden channels run in fp32 beside the int8 GEMMs instead of per-token scaling; 0 (off) or auto (16 with 8-bit weights, 0 with 7-bit)', 'auto')
     .option('--json', 'print the manifest as JSON on stdout instead of the folder path')
     // Hidden: corrupts the int8 scales so end-to-end tests can watch the parity gate refuse a broken model.
     .addOption(new Option('--x-damage-int8-scales').hideHelp())
@@ -57,6 +58,7 @@ export function compileCommand(): Command {
         int8SmoothAt: opts.int8SmoothAt as CompileOptions['int8SmoothAt'],
         int8Embeddings: opts.int8Embeddings !== false,
         int8FuseAttention: opts.int8FuseAttention === true,
+        int8OutlierChannels: opts.int8OutlierChannels === 'auto' ? 'auto' : Number(opts.int8OutlierChannels),
       }, deps);
       const { parity } = result.manifest;
       if (parity) info(`parity: ${(parity.agreement * 100).toFixed(2)}% agreement on ${parity.count} texts${parity.forced ? ' (FAILED, forced)' : ''}`);

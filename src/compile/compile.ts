@@ -68,7 +68,7 @@ export async function compileModel(options: CompileOptions, deps: CompileDeps = 
     // judges the quantization on texts it was not calibrated on (without --eval the report says so).
     const calibration = { inputs: sig.inputs, texts: BUILTIN_EVAL_TEXTS.map((t) => tok.tokenizer.encode(t)), padId };
     const quantize = deps.quantize ?? quantizeDynamicInt8;
-    const build = await buildTarget(o.target, { source: source.bytes, workDir, level: o.optimizationLevel, threads: o.threads, int8Weights: o.int8Weights, int8Recipe: { perToken: o.int8PerToken, smoothing: o.int8Smoothing, smoothAt: o.int8SmoothAt, embeddings: o.int8Embeddings, fuseAttention: o.int8FuseAttention }, quantize, calibration, step });
+    const build = await buildTarget(o.target, { source: source.bytes, workDir, level: o.optimizationLevel, threads: o.threads, int8Weights: o.int8Weights, int8Recipe: { perToken: o.int8PerToken, smoothing: o.int8Smoothing, smoothAt: o.int8SmoothAt, embeddings: o.int8Embeddings, fuseAttention: o.int8FuseAttention, outlierChannels: o.int8OutlierChannels }, quantize, calibration, step });
 
     const encoded = evalSet.texts.map((t) => tok.tokenizer.encode(t));
     const open = async (model: string | Uint8Array): Promise<ModelRunner> => {

@@ -1,6 +1,7 @@
 // The cpu-int8 recipe: which activations get per-token scaling and which get smoothing, and what 'auto'
 // picks for them. targets.ts applies it; quantize-int8.ts and activation-prep.ts do the rewriting.
 import type { NodePlan } from './int8-plan.js';
+import { channelRatio } from './outlier-split.js';
 import { graphOf, type ModelProto } from './onnx-graph.js';
 import type { Int8PerToken, Int8SmoothAt } from './options.js';
 
@@ -13,40 +14,45 @@ export interface Int8Recipe {
   embeddings: boolean;
   /** Self-attention blocks as one QAttention each (fuse-attention.ts). */
   fuseAttention: boolean;
+  /** Channels per feed-forward block moved to an fp32 path (outlier-split.ts), 0 = off; 'auto': by the weight range. */
+  outlierChannels: number | 'auto';
 }
 
 // A down-projection's input is scaled per token only when its calibrated channel maxima are this uneven
 // (largest over median): in MiniLM-L6 the GELU outputs of layers 0-3 run 7.6-16x, of layers 4-5 under 4x,
 // and per-token scaling of the last two gained no agreement (99.49% either way) for its cost.
-const PER_TOKEN_OUTLIER_RATIO = 6;
+export const PER_TOKEN_OUTLIER_RATIO = 6;
+// Channels the outlier split (8-bit weights) moves to fp32 per block: the one or two outliers of each MiniLM
+// block and the next largest, 16 in all so that the int8 GEMMs keep a K and N that are multiples of 16.
+const AUTO_OUTLIER_CHANNELS = 16;
 const NORMALIZATIONS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
 /**
- * What 'auto' picks, by weight range (itself probed from the CPU unless forced). Measured on the v2
- * MiniLM-L6 classifier, the default model before the distilled one (which gets the same picks, at 99.38%);
- * bench --int8 has the ablation; label agreement with fp32 on 3550 held-out texts, choices made on the 3550
- * validation texts:
- *   8-bit (VNNI): per-token scaling only for the down-projections' inputs with outlier channels (the GELU
- *     outputs of layers 0-3) and smoothing α 0.75 of the LayerNorm outputs only: 99.49%, 1.28x the speed of the
- *     recipe shipped before it (7-bit below: 99.38%). Without per-token 98.5%; per-token costs a few
- *     elementwise passes over each activation it scales, smoothing one Mul;
+ * What 'auto' picks, by weight range (itself probed from the CPU unless forced). Label agreement with fp32 on
+ * the 3550 validation texts (choices are made there; the compile's gate reads the 3550 held-out ones);
+ * bench --int8 has the speed of each step:
+ *   8-bit (VNNI): the outlier-channel split of the feed-forward blocks whose hidden activation is uneven (the
+ *     GELU outputs of layers 0-3) and smoothing α 0.75 of the LayerNorm outputs only: on the distilled
+ *     MiniLM-L6, 99.35% (held-out 99.69%), where per-token scaling of those activations instead gave 99.13%
+ *     (99.55%) and costs three passes over each (ReduceMax, Div, the bias Add moved out of the GEMM).
+ *     Without either, 98.5% on the v2 model; without smoothing, 99.18% held-out. Per-token scaling stays the
+ *     'down' choice for blocks the split does not take.
  *   7-bit (no VNNI, or a file for unknown CPUs): one bit less leaves too little resolution for that
- *     (98.9%), so per-token everywhere and α 0.5 everywhere: 99.38% (α 0.75: 98.99%).
+ *     (98.9% on the v2 model), so per-token everywhere and α 0.5 everywhere: 99.38% (α 0.75: 98.99%); the
+ *     split is not used there (not measured on a CPU without VNNI).
  */
-export function autoInt8Recipe(recipe: Int8Recipe, sevenBit: boolean): { perToken: Int8PerToken; smoothing: number; smoothAt: Int8SmoothAt } {
+export function autoInt8Recipe(recipe: Int8Recipe, sevenBit: boolean): { perToken: Int8PerToken; smoothing: number; smoothAt: Int8SmoothAt; outlierChannels: number } {
   return {
+    outlierChannels: recipe.outlierChannels !== 'auto' ? recipe.outlierChannels : sevenBit ? 0 : AUTO_OUTLIER_CHANNELS,
     perToken: recipe.perToken !== 'auto' ? recipe.perToken : sevenBit ? 'all' : 'down',
     smoothing: recipe.smoothing ?? (sevenBit ? 0.5 : 0.75),
     smoothAt: recipe.smoothAt !== 'auto' ? recipe.smoothAt : sevenBit ? 'all' : 'norm',
   };
 }
 
-/** Per-channel max ratio, largest over median: how uneven an activation's channels run. */
+/** How uneven an activation's channels run (largest over median); without calibration data: as uneven as can be. */
 function outlierRatio(amax: Float32Array | undefined): number {
-  if (!amax || amax.length === 0) return Infinity;
-  const sorted = Float32Array.from(amax).sort();
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
-  return median > 0 ? (sorted[sorted.length - 1] as number) / median : Infinity;
+  return amax && amax.length > 0 ? channelRatio(amax) : Infinity;
 }
 
 /** The activations a normalization node produced. */

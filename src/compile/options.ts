@@ -65,6 +65,12 @@ export interface CompileOptions {
    * MiniLM-L6 it gave no speed (bench --int8: 'attention fused'), the same labels.
    */
   int8FuseAttention?: boolean;
+  /**
+   * cpu-int8 (--int8-outlier-channels): per feed-forward block whose hidden activation has outlier channels,
+   * how many of its largest channels run in fp32 beside the int8 GEMMs (outlier-split.ts); 0 = off, 'auto':
+   * 16 with 8-bit weights, 0 with 7-bit.
+   */
+  int8OutlierChannels?: number | 'auto';
   gate?: Partial<ParityGate>;
 }
 
@@ -95,6 +101,7 @@ export interface ResolvedCompileOptions {
   int8SmoothAt: Int8SmoothAt | 'auto';
   int8Embeddings: boolean;
   int8FuseAttention: boolean;
+  int8OutlierChannels: number | 'auto';
   gate: ParityGate;
 }
 
@@ -124,6 +131,10 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
   if (!INT8_SMOOTH_AT.includes(int8SmoothAt)) throw new ConfigError(`--int8-smooth-at: expected ${INT8_SMOOTH_AT.join(', ')}, got "${String(int8SmoothAt)}"`);
   const int8Smoothing = options.int8Smoothing;
   if (int8Smoothing !== undefined && !(int8Smoothing >= 0 && int8Smoothing <= 1)) throw new ConfigError(`--int8-smoothing: expected a strength from 0 (off) to 1, got ${String(options.int8Smoothing)}`);
+  const int8OutlierChannels = options.int8OutlierChannels ?? 'auto';
+  if (int8OutlierChannels !== 'auto' && !(Number.isInteger(int8OutlierChannels) && int8OutlierChannels >= 0 && int8OutlierChannels <= 256)) {
+    throw new ConfigError(`--int8-outlier-channels: expected auto or an integer from 0 (off) to 256, got ${String(options.int8OutlierChannels)}`);
+  }
   if (options.version !== undefined && options.version.trim() === '') throw new ConfigError('--version must not be empty');
   if (options.evalReport === true && (options.evalSet === undefined || options.evalSet === '')) {
     throw new ConfigError('--eval-report needs a labeled evaluation set: give --eval <file> with {"text","label"} lines');
@@ -147,6 +158,7 @@ export function resolveCompileOptions(options: CompileOptions): ResolvedCompileO
     int8SmoothAt,
     int8Embeddings: options.int8Embeddings ?? true,
     int8FuseAttention: options.int8FuseAttention ?? false,
+    int8OutlierChannels,
     maxLength,
     force: options.force ?? false,
     version: options.version?.trim(),

@@ -16,7 +16,8 @@ import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { isPortable, optimizeWithOrt, type OptimizationLevel } from './optimize.js';
 import { WEIGHT_RANGE_LABEL, int8KernelSaturates } from './int8-kernel.js';
 import type { Int8Weights } from './options.js';
-import { autoInt8Recipe, perTokenFilter, perTokenWhich, smoothedRanges, type Int8Recipe } from './int8-recipe.js';
+import { splitOutlierChannels, type OutlierSplitReport } from './outlier-split.js';
+import { PER_TOKEN_OUTLIER_RATIO, autoInt8Recipe, perTokenFilter, perTokenWhich, smoothedRanges, type Int8Recipe } from './int8-recipe.js';
 import { planInt8, plannedActivations, type KeptWeight } from './int8-plan.js';
 import { fuseInt8Attention } from './fuse-attention.js';
 import type { QuantizeInt8Options, QuantizeInt8Report } from './quantize-int8.js';
@@ -107,9 +108,13 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
   const model = decodeModel(folded, 'constant-folded model');
   const reduceRange = ctx.int8Weights === 'auto' ? await int8KernelSaturates() : ctx.int8Weights === '7';
   const r = { ...ctx.int8Recipe, ...autoInt8Recipe(ctx.int8Recipe, reduceRange) };
-  const ranges = r.smoothing > 0 || r.perToken === 'down' ? await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads }) : undefined;
+  const needRanges = r.smoothing > 0 || r.perToken === 'down' || r.outlierChannels > 0;
+  const ranges = needRanges ? await activationRanges(model, plannedActivations(planInt8(model)), { ...ctx.calibration, threads: ctx.threads }) : undefined;
+  // Before smoothing and per-token choices: the split narrows the activations those read their ranges of.
+  const split = ranges ? splitOutlierChannels(model, ranges, { channels: r.outlierChannels, minRatio: PER_TOKEN_OUTLIER_RATIO }) : undefined;
   const smoothed = smoothedRanges(model, ranges, r);
   const q = ctx.quantize(model, {
+    skipNode: (name) => split?.fp32Nodes.has(name) === true,
     ...(smoothed ? { smoothing: { ranges: smoothed, alpha: r.smoothing } } : {}),
     perToken: perTokenFilter(r.perToken, ranges),
     reduceRange,
@@ -140,9 +145,10 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     ctx.int8Recipe.perToken === 'auto' ? `per-token scaling: ${r.perToken}` : '',
     ctx.int8Recipe.smoothing === undefined ? `smoothing α ${r.smoothing}` : '',
     ctx.int8Recipe.smoothAt === 'auto' ? `smoothing at: ${r.smoothAt === 'norm' ? 'LayerNorm outputs' : 'every activation'}` : '',
+    ctx.int8Recipe.outlierChannels === 'auto' ? `outlier channels in fp32: ${r.outlierChannels}` : '',
   ].filter(Boolean);
   if (picked.length > 0) {
-    notes.push(`Picked for ${reduceRange ? '7-bit' : '8-bit'} weights: ${picked.join(', ')} (${reduceRange ? 'with one bit less, per-token scaling everywhere keeps label agreement' : 'per-token scaling only where tokens are most uneven keeps agreement at a fraction of its cost'}; --int8-per-token, --int8-smoothing and --int8-smooth-at choose otherwise).`);
+    notes.push(`Picked for ${reduceRange ? '7-bit' : '8-bit'} weights: ${picked.join(', ')} (${reduceRange ? 'with one bit less, per-token scaling everywhere keeps label agreement' : r.outlierChannels > 0 ? 'moving the few outlier channels to fp32 keeps agreement without passes over the wide activations' : 'per-token scaling only where tokens are most uneven keeps agreement at a fraction of its cost'}; --int8-per-token, --int8-smoothing, --int8-smooth-at and --int8-outlier-channels choose otherwise).`);
   }
   if (q.tables.length > 0) {
     notes.unshift('Embedding tables are int8 to make the file smaller, not the model faster: a lookup reads the int8 rows and dequantizes only the rows a batch uses, at about the cost of the fp32 lookup.');
@@ -159,7 +165,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
         (q.perToken > 0
           ? `scaled ${q.perToken} activation tensor(s) per token, ${perTokenWhich(r.perToken)} (each row to [-1, 1] before quantization, the product scaled back), so that one quantization scale per call fits every token of those; `
           : 'no per-token scaling; ') +
-        `${q.shared} activation(s) read by several MatMuls (Q, K, V) quantized once for all of them (DynamicQuantizeLinear → MatMulInteger, fused by ONNX Runtime into MatMulIntegerToFloat).`,
+        `${describeSplit(split, r.outlierChannels)}${q.shared} activation(s) read by several MatMuls (Q, K, V) quantized once for all of them (DynamicQuantizeLinear → MatMulInteger, fused by ONNX Runtime into MatMulIntegerToFloat).`,
       `Quantized ${q.quantized} MatMul/Gemm weight(s) to ${bits} int8, symmetric per output column (com.microsoft DynamicQuantizeMatMul, one fp32 scale per column, no zero point), folding ${q.biasesFolded} bias add(s) into them.` +
         (kept.length > 0 ? ` Kept in fp32: ${kept.join('; ')}.` : ''),
       (q.tables.length > 0
@@ -176,7 +182,7 @@ async function buildCpuInt8(ctx: BuildContext): Promise<TargetBuild> {
     optimization: optimization(ctx.level),
     quantization: {
       kind: 'dynamic-int8',
-      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul (${q.shared} shared activations: MatMulInteger), per-column symmetric ${bits} weights, dynamic uint8 activations, ${q.perToken} scaled per token (${r.perToken}), ${q.smoothed} smoothed (α ${r.smoothing}, at ${r.smoothAt}), ${kept.length} small weight(s) kept fp32, ${attention?.fused ?? 0} attention block(s) as QAttention; ` +
+      details: `${q.quantized} MatMul/Gemm → DynamicQuantizeMatMul (${q.shared} shared activations: MatMulInteger), per-column symmetric ${bits} weights, dynamic uint8 activations, ${split?.blocks.length ?? 0} feed-forward block(s) with ${r.outlierChannels} outlier channels in fp32, ${q.perToken} scaled per token (${r.perToken}), ${q.smoothed} smoothed (α ${r.smoothing}, at ${r.smoothAt}), ${kept.length} small weight(s) kept fp32, ${attention?.fused ?? 0} attention block(s) as QAttention; ` +
         (q.tables.length > 0
           ? `${q.tables.length} embedding table(s) int8, per-row symmetric 8-bit, dequantized after the lookup (Gather → Cast → Mul by the gathered row scales): ${q.tables.map((t) => t.name).join(', ')}, ${mb(tableBytes.before)} → ${mb(tableBytes.after)}` +
             (q.keptTables.length > 0 ? `; ${q.keptTables.length} table(s) kept fp32` : '')
@@ -233,4 +239,11 @@ function describeKept(k: KeptWeight): string {
 
 function mb(bytes: number): string {
   return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+}
+
+function describeSplit(split: OutlierSplitReport | undefined, channels: number): string {
+  if (!split || channels === 0) return 'no outlier-channel split; ';
+  if (split.blocks.length === 0) return `no feed-forward block uneven enough for the outlier-channel split (largest hidden channel at least ${PER_TOKEN_OUTLIER_RATIO}x the median); `;
+  const ratios = split.blocks.map((b) => `${b.ratioBefore.toFixed(1)}x → ${b.ratioAfter.toFixed(1)}x`).join(', ');
+  return `moved the ${channels} largest hidden channels of ${split.blocks.length} feed-forward block(s) to an fp32 path beside the int8 GEMMs (their up-projection columns and down-projection rows; the block's output is the sum of both paths), so the rest quantize with one scale per call (largest channel over the median: ${ratios}); `;
 }

@@ -81,6 +81,11 @@ describe('compile refuses bad inputs', () => {
     await expectFailure({ target: 'tpu' }, 'KLS_ERR_CONFIG', /unknown target "tpu"/);
   });
 
+  it('an outlier-channel count that is not a count', async () => {
+    await expectFailure({ target: 'cpu-int8', int8OutlierChannels: Number('sixteen') }, 'KLS_ERR_CONFIG', /--int8-outlier-channels: expected auto or an integer from 0 \(off\) to 256, got NaN/);
+    await expectFailure({ target: 'cpu-int8', int8OutlierChannels: -1 }, 'KLS_ERR_CONFIG', /--int8-outlier-channels: .* got -1/);
+  });
+
   it('a max length beyond the position embeddings', async () => {
     await expectFailure({ maxLength: 256 }, 'KLS_ERR_CONFIG', /--max-length 256 exceeds the model's 128 position embeddings/);
   });

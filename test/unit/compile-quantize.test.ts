@@ -232,10 +232,10 @@ describe('int8KernelSaturates', () => {
 
 describe('autoInt8Recipe', () => {
   it('picks by weight range and keeps what the user chose', () => {
-    const auto = { perToken: 'auto', smoothing: undefined, smoothAt: 'auto', embeddings: true, fuseAttention: true } as const;
-    expect(autoInt8Recipe(auto, false)).toEqual({ perToken: 'down', smoothing: 0.75, smoothAt: 'norm' });
-    expect(autoInt8Recipe(auto, true)).toEqual({ perToken: 'all', smoothing: 0.5, smoothAt: 'all' });
-    expect(autoInt8Recipe({ perToken: 'none', smoothing: 0, smoothAt: 'all', embeddings: false, fuseAttention: false }, false)).toEqual({ perToken: 'none', smoothing: 0, smoothAt: 'all' });
+    const auto = { perToken: 'auto', smoothing: undefined, smoothAt: 'auto', embeddings: true, fuseAttention: true, outlierChannels: 'auto' } as const;
+    expect(autoInt8Recipe(auto, false)).toEqual({ perToken: 'down', smoothing: 0.75, smoothAt: 'norm', outlierChannels: 16 });
+    expect(autoInt8Recipe(auto, true)).toEqual({ perToken: 'all', smoothing: 0.5, smoothAt: 'all', outlierChannels: 0 });
+    expect(autoInt8Recipe({ perToken: 'none', smoothing: 0, smoothAt: 'all', embeddings: false, fuseAttention: false, outlierChannels: 4 }, false)).toEqual({ perToken: 'none', smoothing: 0, smoothAt: 'all', outlierChannels: 4 });
   });
 });
 
