@@ -21,8 +21,10 @@ import {
   graphOf,
   initializerMap,
   makeNode,
+  producerMap,
   readFloats,
   removeUnusedInitializers,
+  type GraphProto,
   type ModelProto,
   type NodeProto,
   type TensorProto,
@@ -52,7 +54,7 @@ export interface OutlierSplitReport {
 
 // Ops that work channel by channel (with scalar or per-channel constants): what may stand between the
 // up- and the down-projection for the split to be exact.
-const CHANNELWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Gelu', 'FastGelu', 'Pow', 'Sqrt', 'Neg', 'Abs']);
+const CHANNELWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Gelu', 'Pow', 'Sqrt', 'Neg', 'Abs']);
 
 /** Largest value over the median one. */
 export function channelRatio(amax: Float32Array): number {
@@ -75,7 +77,7 @@ export function splitOutlierChannels(model: ModelProto, ranges: Map<string, Floa
   const inits = initializerMap(graph);
   const names = new NameAllocator(graph);
   for (const down of [...(graph.node ?? [])]) {
-    const block = matchBlock(down, graph.node ?? [], inits, ranges, options);
+    const block = matchBlock(down, graph, inits, ranges, options);
     if (!block) continue;
     rewriteBlock(model, block, inits, names, ranges, report);
   }
@@ -93,7 +95,7 @@ interface Block {
   ratioBefore: number;
 }
 
-function matchBlock(down: NodeProto, nodes: NodeProto[], inits: Map<string, TensorProto>, ranges: ReadonlyMap<string, Float32Array>, o: OutlierSplitOptions): Block | undefined {
+function matchBlock(down: NodeProto, graph: GraphProto, inits: Map<string, TensorProto>, ranges: ReadonlyMap<string, Float32Array>, o: OutlierSplitOptions): Block | undefined {
   if ((down.domain ?? '') !== '' || down.opType !== 'MatMul') return undefined;
   const wDown = inits.get(down.input?.[1] ?? '');
   const dims = wDown ? dimsOf(wDown) : [];
@@ -105,10 +107,8 @@ function matchBlock(down: NodeProto, nodes: NodeProto[], inits: Map<string, Tens
   const ratioBefore = channelRatio(amax);
   if (ratioBefore < o.minRatio) return undefined;
 
-  const producers = new Map<string, NodeProto>();
-  for (const node of nodes) for (const out of node.output ?? []) producers.set(out, node);
-  const consumers = new Map<string, NodeProto[]>();
-  for (const node of nodes) for (const input of node.input ?? []) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+  const producers = producerMap(graph);
+  const consumers = consumerMap(graph);
 
   // Walk back from the activation through channel-wise ops to one MatMul whose weight is [H, K].
   const chain = new Set<NodeProto>();
@@ -147,7 +147,7 @@ function matchBlock(down: NodeProto, nodes: NodeProto[], inits: Map<string, Tens
   const outliers = order.slice(0, o.channels).sort((a, b) => a - b);
   const out = new Set(outliers);
   const kept = [...amax.keys()].filter((c) => !out.has(c));
-  return { up, chain: nodes.filter((x) => chain.has(x)), down, k, outliers, kept, ratioBefore };
+  return { up, chain: (graph.node ?? []).filter((x) => chain.has(x)), down, k, outliers, kept, ratioBefore };
 }
 
 function rewriteBlock(model: ModelProto, b: Block, inits: Map<string, TensorProto>, names: NameAllocator, ranges: Map<string, Float32Array>, report: OutlierSplitReport): void {
@@ -155,7 +155,7 @@ function rewriteBlock(model: ModelProto, b: Block, inits: Map<string, TensorProt
   const addInit = (wanted: string, dims: number[], values: Float32Array): string => {
     const name = names.take(wanted);
     const t = floatTensor(name, dims, values);
-    graph.initializer = [...(graph.initializer ?? []), t];
+    (graph.initializer ??= []).push(t);
     inits.set(name, t);
     return name;
   };
