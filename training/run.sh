@@ -247,9 +247,13 @@ if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teac
   if [ "$RECIPE" = "distill-imdb" ]; then
     TRANSFER="$CACHE_DIR/data-v2/transfer-imdb$DS.jsonl"
     if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" ]; then
-      say "teacher: logits for the transfer set (about 7 min per 20,000 texts)"
+      say "teacher: logits for the transfer set (about 7 min per 20,000 texts not labeled before)"
+      REUSE=()  # a smaller transfer set is the start of a larger one: its logits are reused by id
+      for f in "$TEACHER_DIR"/transfer-imdb*-logits.jsonl; do
+        [ -f "$f" ] && [ "$f" != "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" ] && REUSE+=(--reuse-logits "$f")
+      done
       "$VENV/bin/python" "$HERE/teacher.py" --label-only --model-dir "$MPNET_DIR/all-mpnet-base-v2" --train-file "$TRANSFER" \
-        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" --threads "$THREADS"
+        --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" --threads "$THREADS" ${REUSE[@]+"${REUSE[@]}"}
     fi
     V2_ARGS+=(--transfer "$TRANSFER" --transfer-logits "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl")
   fi

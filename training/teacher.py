@@ -81,11 +81,18 @@ def label_only(args) -> None:
     so.intra_op_num_threads = args.threads
     sess = ort.InferenceSession(os.path.join(args.out_dir, "model.onnx"), so, providers=["CPUExecutionProvider"])
     rows = read_jsonl(args.train_file)
-    logits = onnx_logits(sess, encode(tok, [r["text"] for r in rows]))
+    # Logits this teacher already wrote for a smaller transfer set: an id names one sentence of one review
+    # (prepare_mix.py), and a larger set starts with the smaller one, so those texts need no second pass.
+    known: dict[str, list[float]] = {}
+    for path in args.reuse_logits:
+        known.update({r["id"]: r["logits"] for r in read_jsonl(path)})
+    todo = [r for r in rows if r["id"] not in known]
+    fresh = onnx_logits(sess, encode(tok, [r["text"] for r in todo])) if todo else []
+    known.update({r["id"]: [round(float(v), 5) for v in lg] for r, lg in zip(todo, fresh)})
     with open(args.logits_out, "w", encoding="utf-8") as f:
-        for r, lg in zip(rows, logits):
-            f.write(json.dumps({"id": r["id"], "logits": [round(float(v), 5) for v in lg]}) + "\n")
-    log(f"teacher logits for {len(rows)} texts of {args.train_file} in {(time.time() - t0) / 60:.1f} min")
+        for r in rows:
+            f.write(json.dumps({"id": r["id"], "logits": known[r["id"]]}) + "\n")
+    log(f"teacher logits for {len(rows)} texts of {args.train_file} ({len(rows) - len(todo)} reused) in {(time.time() - t0) / 60:.1f} min")
 
 
 def main() -> None:
@@ -108,6 +115,8 @@ def main() -> None:
     ap.add_argument("--limit-label", type=int, default=0, help="smoke test: label only the first N mix examples")
     ap.add_argument("--label-only", action="store_true",
                     help="no training: write the logits of the teacher already in --out-dir for --train-file's texts")
+    ap.add_argument("--reuse-logits", action="append", default=[],
+                    help="--label-only: a logits file this teacher wrote before; texts whose id it holds are not run again")
     args = ap.parse_args()
     if args.label_only:
         label_only(args)
