@@ -248,9 +248,11 @@ if [ "$RECIPE" = "distill" ] || [ "$RECIPE" = "distill-imdb" ]; then  # the teac
     TRANSFER="$CACHE_DIR/data-v2/transfer-imdb$DS.jsonl"
     if [ "$FORCE" = "1" ] || [ ! -f "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" ]; then
       say "teacher: logits for the transfer set (about 7 min per 20,000 texts not labeled before)"
-      REUSE=()  # a smaller transfer set is the start of a larger one: its logits are reused by id
+      # A smaller transfer set is the start of a larger one: its logits are reused by id, but only from files
+      # written after this teacher's model.onnx (a retrained teacher, e.g. FORCE=1, labels everything again).
+      REUSE=()
       for f in "$TEACHER_DIR"/transfer-imdb*-logits.jsonl; do
-        [ -f "$f" ] && [ "$f" != "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" ] && REUSE+=(--reuse-logits "$f")
+        [ -f "$f" ] && [ "$f" -nt "$TEACHER_DIR/model.onnx" ] && [ "$f" != "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" ] && REUSE+=(--reuse-logits "$f")
       done
       "$VENV/bin/python" "$HERE/teacher.py" --label-only --model-dir "$MPNET_DIR/all-mpnet-base-v2" --train-file "$TRANSFER" \
         --out-dir "$TEACHER_DIR" --logits-out "$TEACHER_DIR/transfer-imdb$DS-logits.jsonl" --threads "$THREADS" ${REUSE[@]+"${REUSE[@]}"}
